@@ -36,9 +36,11 @@ type demoSite struct {
 	basePort int
 }
 
-func (d demoSite) qlikURL() string   { return fmt.Sprintf("http://qlik.localhost:%d", d.basePort) }
-func (d demoSite) bridgeURL() string { return fmt.Sprintf("http://login.qlik.localhost:%d", d.basePort+1) }
-func (d demoSite) idpURL() string    { return fmt.Sprintf("http://localhost:%d", d.basePort+2) }
+func (d demoSite) qlikURL() string { return fmt.Sprintf("http://qlik.localhost:%d", d.basePort) }
+func (d demoSite) bridgeURL() string {
+	return fmt.Sprintf("http://login.qlik.localhost:%d", d.basePort+1)
+}
+func (d demoSite) idpURL() string { return fmt.Sprintf("http://localhost:%d", d.basePort+2) }
 func (d demoSite) addr(offset int) string {
 	return net.JoinHostPort(d.host, fmt.Sprint(d.basePort+offset))
 }
