@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -152,10 +153,10 @@ func printDemo(w io.Writer, site demoSite) {
 
   Or start at the bridge, as a portal link would:
 
-    %[2]s/login?target=%[1]s/bi/hub/
+    %[2]s/login?target=%[3]s
 
   Users (username / password):
-`, site.qlikURL(), site.bridgeURL())
+`, site.qlikURL(), site.bridgeURL(), url.QueryEscape(site.qlikURL()+"/bi/hub/"))
 	for _, u := range oidctest.DemoUsers() {
 		groups := "no groups"
 		if g, ok := u.Claims["groups"].([]any); ok {
