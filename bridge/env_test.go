@@ -3,13 +3,14 @@ package bridge_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,8 @@ type env struct {
 	browser *http.Client
 	logs    *syncBuffer
 	clock   *clock
+
+	qpsBaseline int // sessions a test expects the simulator to hold
 }
 
 type envOptions struct {
@@ -67,6 +70,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 
 	idpCfg := oidctest.Config{
+		Key:   providerKey(t),
 		Users: oidctest.DemoUsers(),
 		Clients: []oidctest.Client{{ID: "bridge", Secret: "bridge-secret",
 			RedirectURIs: []string{bridgeURL + "/callback"}}},
@@ -251,4 +255,19 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-var _ = url.Parse
+var (
+	keyOnce sync.Once
+	key     *rsa.PrivateKey
+)
+
+// providerKey is one RSA key for every test provider of this package: generating a key
+// per test would dominate the run time.
+func providerKey(t *testing.T) *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return key
+}

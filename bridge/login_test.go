@@ -147,7 +147,7 @@ func TestProxyRestURIOfUnknownHostIsRefused(t *testing.T) {
 	for _, pru := range []string{
 		evil + "/qps/bi/",
 		"https://evil.example.net/qps/bi/",
-		e.qps.RESTURL() + "/qps/other/",           // a virtual proxy that is not configured
+		e.qps.RESTURL() + "/qps/other/", // a virtual proxy that is not configured
 		strings.Replace(e.qps.RESTURL(), "https", "http", 1) + "/qps/bi/",
 	} {
 		r := e.visit(e.newBrowser(), e.bridge.URL+"/login?targetId=x&proxyRestUri="+url.QueryEscape(pru))
