@@ -35,6 +35,9 @@ type Options struct {
 	// IdPClient makes every call to the identity provider; nil builds one from the
 	// configuration (its CA file, and the HTTP proxy from the environment).
 	IdPClient *http.Client
+	// QlikTransport, when not nil, carries every QPS call instead of the mutual-TLS
+	// transport built from the QMC certificates: for tests and benchmarks only.
+	QlikTransport http.RoundTripper
 }
 
 // Server is the bridge. Build it with New.
@@ -84,7 +87,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	s.callbackPath = public.Path + "/callback"
 	s.targets = newTargetPolicy(&cfg.Qlik)
 
-	if err := s.buildProxies(); err != nil {
+	if err := s.buildProxies(opts.QlikTransport); err != nil {
 		return nil, err
 	}
 
@@ -118,7 +121,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) buildProxies() error {
+func (s *Server) buildProxies(transport http.RoundTripper) error {
 	q := &s.cfg.Qlik
 	creds, err := qlik.LoadCredentials(qlik.CertFiles{
 		ClientCert: q.Certificates.Client,
@@ -144,6 +147,7 @@ func (s *Server) buildProxies() error {
 		for _, nc := range vc.Nodes {
 			n, err := qlik.NewNode(qlik.NodeConfig{
 				URL: nc.URL, ServerName: nc.ServerName, Timeout: q.Timeout,
+				Transport: transport,
 			}, creds)
 			if err != nil {
 				return err
