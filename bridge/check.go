@@ -14,7 +14,8 @@ func (s *Server) Check(ctx context.Context, w io.Writer) error {
 	var errs []error
 	for _, p := range s.proxies {
 		for _, n := range p.nodes {
-			err := n.Alive(ctx, p.cfg.Prefix)
+			// The node-level alive call; whether a prefix also answers it is not documented.
+			err := n.Alive(ctx, "")
 			if err != nil {
 				errs = append(errs, err)
 				fmt.Fprintf(w, "FAIL qlik node %s, virtual proxy %q: %v\n", n.URL().Host, p.cfg.Prefix, err)

@@ -31,10 +31,11 @@ func testOP(t *testing.T, client e2eutil.Client) *e2eutil.OP {
 			Username:  "alice",
 			Password:  alicePass,
 			Claims: map[string]any{
-				"name":           "Alice Example",
-				"email":          "alice@example.com",
-				"email_verified": true,
-				"groups":         aliceGroups,
+				"name":               "Alice Example",
+				"preferred_username": "alice",
+				"email":              "alice@example.com",
+				"email_verified":     true,
+				"groups":             aliceGroups,
 			},
 		}},
 	})
