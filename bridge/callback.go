@@ -67,26 +67,16 @@ func (s *Server) callback(c echo.Context) error {
 			"Your identity provider sent no login code.")
 	}
 
-	// Redeem the code once, verify the ID token and, when needed, add userinfo.
+	// Redeem the code once and verify the ID token.
 	login, err := s.rp.Exchange(ctx, code, f.Verifier, f.Nonce)
 	if err != nil {
 		return s.idpFailure(c, st, err)
 	}
-	claims := login.Claims
-	uiMode := s.cfg.OIDC.Userinfo
-	if s.rp.HasUserinfo() && (uiMode == UserinfoAlways ||
-		uiMode == UserinfoAuto && needsUserinfo(p.mapping, claims)) {
-		ui, err := s.rp.Userinfo(ctx, login)
-		if err != nil {
-			return s.idpFailure(c, st, err)
-		}
-		claims = oidc.MergeClaims(claims, ui)
-	}
 
 	// Map the claims to a Qlik identity and apply the access rules.
-	id, err := mapIdentity(p.mapping, claims)
-	if err == nil {
-		err = p.access.allows(id, p.mapping.GroupAttribute)
+	id, err := s.identify(ctx, p, login)
+	if errors.Is(err, oidc.ErrUserinfo) {
+		return s.idpFailure(c, st, err)
 	}
 	if err != nil {
 		return s.refused(c, p, login.Subject, err)
@@ -99,7 +89,7 @@ func (s *Server) callback(c echo.Context) error {
 	}
 	s.log.Info("login completed", "request_id", rid, "proxy", p.cfg.Prefix,
 		"user_directory", id.UserDirectory, "user_id", id.UserID,
-		"attributes", len(id.Attributes), "qlik_initiated", st.FromQlik)
+		"attributes", attributesForLog(id.Attributes), "qlik_initiated", st.FromQlik)
 	return c.Redirect(http.StatusFound, to)
 }
 
@@ -190,6 +180,15 @@ func (s *Server) qlikFailure(c echo.Context, p *proxy, err error) error {
 		Next:    "Try again in a moment. If it keeps failing, give the reference below to your Qlik administrator.",
 		LinkURL: p.cfg.landing.String(), LinkLabel: "Try Qlik Sense again",
 	})
+}
+
+// attributesForLog renders attributes as Key=Value pairs for the audit line.
+func attributesForLog(attrs []qlik.Attribute) []string {
+	out := make([]string, len(attrs))
+	for i, a := range attrs {
+		out[i] = a.Key + "=" + a.Value
+	}
+	return out
 }
 
 // bounded cuts s to at most n bytes for the log.

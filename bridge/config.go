@@ -124,41 +124,6 @@ type NodeConfig struct {
 	ServerName string `yaml:"server_name"`
 }
 
-// Mapping turns verified claims into a Qlik identity.
-type Mapping struct {
-	// UserDirectory is a fixed directory name; UserDirectoryClaim takes it from a claim.
-	// Exactly one of them is required.
-	UserDirectory      string `yaml:"user_directory"`
-	UserDirectoryClaim string `yaml:"user_directory_claim"`
-	// UserIDClaim names the claim that becomes the UserId; "" means "sub".
-	UserIDClaim string `yaml:"user_id_claim"`
-	// GroupsClaim names the claim whose values become group attributes; "" means "groups".
-	GroupsClaim string `yaml:"groups_claim"`
-	// GroupAttribute is the attribute key of each group; "" means "Group".
-	GroupAttribute string `yaml:"group_attribute"`
-	// Attributes maps further claims to attributes.
-	Attributes []AttributeMapping `yaml:"attributes"`
-}
-
-// AttributeMapping sends a claim's values as attribute Attribute.
-type AttributeMapping struct {
-	Claim     string `yaml:"claim"`
-	Attribute string `yaml:"attribute"`
-	// Required refuses the login when the claim is absent or empty.
-	Required bool `yaml:"required"`
-}
-
-// Access says who may log in. The zero value lets nobody in: the configuration has to say
-// it, because each new Qlik user may take a licence.
-type Access struct {
-	// AnyAuthenticatedUser lets in every user the identity provider authenticates.
-	AnyAuthenticatedUser bool `yaml:"any_authenticated_user"`
-	// Groups lets in members of any of these groups (after mapping).
-	Groups []string `yaml:"groups"`
-	// Users lets in these UserIds (after mapping).
-	Users []string `yaml:"users"`
-}
-
 // LogConfig sets the log's level and format.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
@@ -506,41 +471,6 @@ func validPrefix(s string) bool {
 		}
 	}
 	return true
-}
-
-func (m *Mapping) check(p *problems, at string) {
-	if (m.UserDirectory == "") == (m.UserDirectoryClaim == "") {
-		p.add(at+".user_directory", "set either user_directory (a fixed name) or "+
-			"user_directory_claim, not both")
-	}
-	if strings.ContainsRune(m.UserDirectory, '\\') {
-		p.add(at+".user_directory", "must not contain a backslash")
-	}
-	if m.UserIDClaim == "" {
-		m.UserIDClaim = "sub"
-	}
-	if m.GroupsClaim == "" {
-		m.GroupsClaim = "groups"
-	}
-	if m.GroupAttribute == "" {
-		m.GroupAttribute = "Group"
-	}
-	for i, a := range m.Attributes {
-		if a.Claim == "" || a.Attribute == "" {
-			p.add(fmt.Sprintf("%s.attributes[%d]", at, i), "needs both claim and attribute")
-		}
-	}
-}
-
-func (a *Access) check(p *problems, at string) {
-	if !a.AnyAuthenticatedUser && len(a.Groups) == 0 && len(a.Users) == 0 {
-		p.add(at, "say who may log in: any_authenticated_user: true, or a list of groups or "+
-			"users (each new Qlik user may take a licence, so there is no default)")
-	}
-	if a.AnyAuthenticatedUser && (len(a.Groups) > 0 || len(a.Users) > 0) {
-		p.add(at, "any_authenticated_user: true lets everyone in; remove it to restrict to the "+
-			"listed groups or users")
-	}
 }
 
 func (l *LogConfig) check(p *problems) {

@@ -7,6 +7,54 @@ import (
 	"github.com/qlik-oidc-bridge/qlik-oidc-bridge/qlik"
 )
 
+// Mapping turns verified claims into a Qlik identity.
+type Mapping struct {
+	// UserDirectory is a fixed directory name; UserDirectoryClaim takes it from a claim.
+	// Exactly one of them is required.
+	UserDirectory      string `yaml:"user_directory"`
+	UserDirectoryClaim string `yaml:"user_directory_claim"`
+	// UserIDClaim names the claim that becomes the UserId; "" means "sub".
+	UserIDClaim string `yaml:"user_id_claim"`
+	// GroupsClaim names the claim whose values become group attributes; "" means "groups".
+	GroupsClaim string `yaml:"groups_claim"`
+	// GroupAttribute is the attribute key of each group; "" means "Group".
+	GroupAttribute string `yaml:"group_attribute"`
+	// Attributes maps further claims to attributes.
+	Attributes []AttributeMapping `yaml:"attributes"`
+}
+
+// AttributeMapping sends a claim's values as attribute Attribute.
+type AttributeMapping struct {
+	Claim     string `yaml:"claim"`
+	Attribute string `yaml:"attribute"`
+	// Required refuses the login when the claim is absent or empty.
+	Required bool `yaml:"required"`
+}
+
+func (m *Mapping) check(p *problems, at string) {
+	if (m.UserDirectory == "") == (m.UserDirectoryClaim == "") {
+		p.add(at+".user_directory", "set either user_directory (a fixed name) or "+
+			"user_directory_claim, not both")
+	}
+	if strings.ContainsRune(m.UserDirectory, '\\') {
+		p.add(at+".user_directory", "must not contain a backslash")
+	}
+	if m.UserIDClaim == "" {
+		m.UserIDClaim = "sub"
+	}
+	if m.GroupsClaim == "" {
+		m.GroupsClaim = "groups"
+	}
+	if m.GroupAttribute == "" {
+		m.GroupAttribute = "Group"
+	}
+	for i, a := range m.Attributes {
+		if a.Claim == "" || a.Attribute == "" {
+			p.add(fmt.Sprintf("%s.attributes[%d]", at, i), "needs both claim and attribute")
+		}
+	}
+}
+
 // refusal is a login the bridge will not complete for reasons of the user's identity or
 // rights. Reason is shown to the user; Rule tells the log which setting refused.
 type refusal struct {
@@ -171,31 +219,4 @@ func needsUserinfo(m *Mapping, claims map[string]any) bool {
 		}
 	}
 	return false
-}
-
-// allows reports whether a checks out id, or the refusal that says why not.
-func (a *Access) allows(id qlik.Identity, groupKey string) error {
-	if a.AnyAuthenticatedUser {
-		return nil
-	}
-	for _, u := range a.Users {
-		if strings.EqualFold(u, id.UserID) {
-			return nil
-		}
-	}
-	for _, attr := range id.Attributes {
-		if attr.Key != groupKey {
-			continue
-		}
-		for _, g := range a.Groups {
-			if g == attr.Value {
-				return nil
-			}
-		}
-	}
-	return &refusal{
-		Reason: "you are signed in, but not in a group that may use this Qlik site; " +
-			"ask your Qlik administrator for access",
-		Rule: "access",
-	}
 }
