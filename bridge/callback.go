@@ -83,14 +83,15 @@ func (s *Server) callback(c echo.Context) error {
 	}
 
 	// Open the Qlik session and send the browser to its page.
-	to, err := s.finish(c, p, st, id)
+	done, err := s.finish(c, p, st, id)
 	if err != nil {
 		return s.qlikFailure(c, p, err)
 	}
 	s.log.Info("login completed", "request_id", rid, "proxy", p.cfg.Prefix,
+		"mode", p.cfg.Mode, "node", done.node,
 		"user_directory", id.UserDirectory, "user_id", id.UserID,
 		"attributes", attributesForLog(id.Attributes), "qlik_initiated", st.FromQlik)
-	return c.Redirect(http.StatusFound, to)
+	return c.Redirect(http.StatusFound, done.to)
 }
 
 // restartPage tells the user the login cannot go on and offers a fresh one to the same page.

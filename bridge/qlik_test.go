@@ -17,10 +17,10 @@ func TestEveryQPSCallCarriesAFreshXrfkey(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.login(e.newBrowser(), e.bridge.URL+"/login", "alice")
 	}
-	e.login(e.newBrowser(), e.qlik("/bi/hub/"), "bob") // a ticket
+	e.login(e.newBrowser(), e.qlik("/bi/hub/"), "bob") // a ticket for the target, a session
 	reqs := e.qps.Requests()
-	if len(reqs) != 4 {
-		t.Fatalf("%d calls, want 4", len(reqs))
+	if len(reqs) != 5 {
+		t.Fatalf("%d calls, want 5", len(reqs))
 	}
 	seen := map[string]bool{}
 	for _, r := range reqs {
