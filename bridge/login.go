@@ -24,6 +24,9 @@ func (s *Server) login(c echo.Context) error {
 				Next:    "Open Qlik Sense from its usual address. Administrators: add the proxy node to qlik.virtual_proxies[].nodes.",
 			})
 		}
+		if s.countReturn(c) {
+			return s.loopPage(c, p, node)
+		}
 		targetID := q.Get("targetId")
 		if !validTargetID(targetID) {
 			targetID = ""
