@@ -23,6 +23,7 @@ type RelyingParty struct {
 	verifier   *gooidc.IDTokenVerifier
 	authMethod string
 	endSession string
+	seen       jtiCache // logout token ids already used
 }
 
 // discovery holds the fields of the discovery document that go-oidc does not expose.
