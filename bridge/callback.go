@@ -87,6 +87,7 @@ func (s *Server) callback(c echo.Context) error {
 	if err != nil {
 		return s.qlikFailure(c, p, err)
 	}
+	s.remember(c, p, login, id, done.sessionID)
 	s.log.Info("login completed", "request_id", rid, "proxy", p.cfg.Prefix,
 		"mode", p.cfg.Mode, "node", done.node,
 		"user_directory", id.UserDirectory, "user_id", id.UserID,

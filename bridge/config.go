@@ -32,6 +32,7 @@ type Config struct {
 	// CookieKeysFile names a file with one key per line; it adds to CookieKeys.
 	CookieKeysFile string        `yaml:"cookie_keys_file"`
 	FlowLifetime   time.Duration `yaml:"flow_lifetime"`
+	Logout         LogoutConfig  `yaml:"logout"`
 	Log            LogConfig     `yaml:"log"`
 
 	keys [][]byte
@@ -89,6 +90,12 @@ const (
 	ModeTicket  = "ticket"
 )
 
+// Logout scopes.
+const (
+	LogoutBrowser = "browser"
+	LogoutUser    = "user"
+)
+
 // VirtualProxyConfig is one Qlik virtual proxy the bridge logs users into.
 type VirtualProxyConfig struct {
 	// Prefix is the virtual proxy's prefix, lowercase; "" is the default virtual proxy.
@@ -108,6 +115,9 @@ type VirtualProxyConfig struct {
 	// LandingURL is where a login without a usable target ends; "" means PublicURL + "hub/".
 	LandingURL string       `yaml:"landing_url"`
 	Nodes      []NodeConfig `yaml:"nodes"`
+	// LogoutScope is what a logout ends: "browser" (the default), this browser's proxy
+	// session, or "user", every proxy session of the user on every device.
+	LogoutScope string `yaml:"logout_scope"`
 	// Mapping and Access replace the top-level blocks for this virtual proxy when set.
 	Mapping *Mapping `yaml:"mapping"`
 	Access  *Access  `yaml:"access"`
@@ -122,6 +132,17 @@ type NodeConfig struct {
 	URL string `yaml:"url"`
 	// ServerName is the name its certificate carries when it differs from the URL's host.
 	ServerName string `yaml:"server_name"`
+}
+
+// LogoutConfig says what /logout does beyond ending the Qlik sessions.
+type LogoutConfig struct {
+	// KeepIdPSession skips the identity provider's logout (RP-initiated logout); by default
+	// the browser is sent to the provider's end_session_endpoint when it has one.
+	KeepIdPSession bool `yaml:"keep_idp_session"`
+	// PostLogoutRedirectURI is where the provider sends the browser after its logout; it
+	// must be registered there, and be on a Qlik origin or the bridge. "" lets the
+	// provider decide.
+	PostLogoutRedirectURI string `yaml:"post_logout_redirect_uri"`
 }
 
 // LogConfig sets the log's level and format.
@@ -193,6 +214,14 @@ func (c *Config) complete() error {
 		p.add("flow_lifetime", "must be between 1m and 1h")
 	}
 	c.Log.check(p)
+	if u := c.Logout.PostLogoutRedirectURI; u != "" {
+		if pu, ok := p.absURL("logout.post_logout_redirect_uri", u, true); ok &&
+			!newTargetPolicy(&c.Qlik).origins[origin(pu)] &&
+			(c.Server.public == nil || origin(pu) != origin(c.Server.public)) {
+			p.add("logout.post_logout_redirect_uri", "must be on a virtual proxy's origin, "+
+				"an allowed target origin or the bridge itself")
+		}
+	}
 	return p.err()
 }
 
@@ -407,6 +436,13 @@ func (vp *VirtualProxyConfig) check(p *problems, at string, bridgeURL *url.URL) 
 		p.add(at+".same_site", "must be lax, strict or none")
 	}
 	vp.CookieDomain = strings.TrimPrefix(strings.ToLower(vp.CookieDomain), ".")
+	switch vp.LogoutScope {
+	case "":
+		vp.LogoutScope = LogoutBrowser
+	case LogoutBrowser, LogoutUser:
+	default:
+		p.add(at+".logout_scope", "must be browser or user")
+	}
 	if vp.Mode == ModeSession && vp.public != nil && bridgeURL != nil {
 		checkCookieReach(p, at, vp, bridgeURL)
 	}

@@ -69,9 +69,13 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 
+	users := oidctest.DemoUsers()
+	for i := range users {
+		users[i].Subject = "sub-" + users[i].Username
+	}
 	idpCfg := oidctest.Config{
 		Key:   providerKey(t),
-		Users: oidctest.DemoUsers(),
+		Users: users,
 		Clients: []oidctest.Client{{ID: "bridge", Secret: "bridge-secret",
 			RedirectURIs: []string{bridgeURL + "/callback"}}},
 	}

@@ -25,6 +25,9 @@ func (s *Server) routes() {
 	base := s.cfg.Server.public.Path
 	e.GET(base+"/login", s.login)
 	e.GET(base+"/callback", s.callback)
+	e.GET(base+"/logout", s.logout)
+	e.POST(base+"/logout", s.logout)
+	e.POST(base+"/backchannel-logout", s.backchannelLogout)
 	e.GET(base+"/healthz", health)
 	e.HEAD(base+"/healthz", health)
 	if base != "" {

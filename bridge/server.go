@@ -35,6 +35,9 @@ type Options struct {
 	// IdPClient makes every call to the identity provider; nil builds one from the
 	// configuration (its CA file, and the HTTP proxy from the environment).
 	IdPClient *http.Client
+	// Index remembers which Qlik sessions belong to which identity-provider session, for
+	// back-channel logout; nil keeps them in memory, which serves one instance.
+	Index SessionIndex
 	// QlikTransport, when not nil, carries every QPS call instead of the mutual-TLS
 	// transport built from the QMC certificates: for tests and benchmarks only.
 	QlikTransport http.RoundTripper
@@ -51,6 +54,7 @@ type Server struct {
 	now          func() time.Time
 	rand         io.Reader
 	echo         *echo.Echo
+	index        SessionIndex
 	callbackPath string
 	secure       bool // the bridge is served over https
 }
@@ -68,7 +72,7 @@ type proxy struct {
 // New builds the bridge: it reads the QMC certificates, runs OIDC discovery and sets up the
 // routes. It does not listen; see Serve.
 func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now, rand: opts.Rand}
+	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now, rand: opts.Rand, index: opts.Index}
 	if s.log == nil {
 		s.log = NewLogger(os.Stderr, cfg.Log)
 	}
@@ -77,6 +81,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.index == nil {
+		s.index = &MemoryIndex{Now: s.now}
 	}
 	var err error
 	if s.seal, err = newSealer(cfg.keys, s.rand); err != nil {

@@ -18,7 +18,9 @@ type targetPolicy struct {
 func newTargetPolicy(cfg *QlikConfig) *targetPolicy {
 	p := &targetPolicy{origins: map[string]bool{}}
 	for _, vp := range cfg.VirtualProxies {
-		p.origins[origin(vp.public)] = true
+		if vp.public != nil {
+			p.origins[origin(vp.public)] = true
+		}
 	}
 	for _, o := range cfg.AllowedTargetOrigins {
 		if u, err := url.Parse(o); err == nil {
