@@ -28,6 +28,9 @@ func (s *Server) serveBrowser(w http.ResponseWriter, r *http.Request) {
 	case "/qps/user":
 		s.logout(w, r, p)
 		return
+	case "/qps/user/logout":
+		s.logoutForm(w, r, p)
+		return
 	case "/favicon.ico":
 		// Served without a session, so that a browser's icon request does not start a
 		// login of its own.
@@ -63,6 +66,14 @@ func (s *Server) serveBrowser(w http.ResponseWriter, r *http.Request) {
 	}
 	s.st.touch(sess.ID)
 	hubPage(w, r, p, sess)
+}
+
+// path returns rest, a path starting with "/", under the virtual proxy's prefix.
+func (p *proxy) path(rest string) string {
+	if p.Prefix == "" {
+		return rest
+	}
+	return "/" + p.Prefix + rest
 }
 
 // proxyFor picks the virtual proxy by the first path segment, falling back to the default
@@ -160,27 +171,6 @@ func (s *Server) sendToModule(w http.ResponseWriter, r *http.Request, p *proxy) 
 	http.Redirect(w, r, location, http.StatusFound)
 }
 
-// logout is the hub's DELETE /<prefix>/qps/user: it ends the cookie's session. The cookie
-// itself stays in the browser, as a stale one would. Without a session of this virtual
-// proxy it is 401.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *proxy) {
-	if r.Method != http.MethodDelete {
-		w.Header().Set("Allow", http.MethodDelete)
-		plain(w, http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
-		return
-	}
-	c, err := r.Cookie(p.cookie)
-	if err != nil {
-		plain(w, http.StatusUnauthorized, "no session")
-		return
-	}
-	if _, _, ok := s.st.deleteSession(p.Prefix, c.Value); !ok {
-		plain(w, http.StatusUnauthorized, "no session")
-		return
-	}
-	plain(w, http.StatusOK, "session ended")
-}
-
 // attribute is one attribute as the page lists it.
 type attribute struct{ Key, Value string }
 
@@ -195,12 +185,9 @@ var hubTemplate = template.Must(template.New("hub").Parse(`<!doctype html>
 <ul id="attributes">{{range .Attributes}}
 <li>{{.Key}}: {{.Value}}</li>{{end}}
 </ul>
-<button id="logout" type="button">Log out</button>
-<script>
-document.getElementById("logout").onclick = function () {
-  fetch({{.LogoutPath}}, {method: "DELETE"}).then(function () { location.reload(); });
-};
-</script>
+<form method="post" action="{{.LogoutPath}}">
+<button id="logout" type="submit">Log out</button>
+</form>
 </body></html>
 `))
 
@@ -214,10 +201,7 @@ func hubPage(w http.ResponseWriter, r *http.Request, p *proxy, sess Session) {
 		Prefix:     p.Prefix,
 		Path:       r.URL.Path,
 		Query:      r.URL.RawQuery,
-		LogoutPath: "/qps/user",
-	}
-	if p.Prefix != "" {
-		data.LogoutPath = "/" + p.Prefix + "/qps/user"
+		LogoutPath: p.path("/qps/user/logout"),
 	}
 	for _, a := range sess.Attributes {
 		for k, v := range a {

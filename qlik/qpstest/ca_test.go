@@ -190,6 +190,8 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		{"module URI with fragment",
 			with(VirtualProxy{AuthModuleRedirectURI: "https://m.localhost/login#x"})},
 		{"negative timeout", with(VirtualProxy{SessionTimeout: -time.Second})},
+		{"relative logout URI", with(VirtualProxy{LogoutRedirectURI: "/logout"})},
+		{"logout URI not http", with(VirtualProxy{LogoutRedirectURI: "javascript:alert(1)"})},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

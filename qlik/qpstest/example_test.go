@@ -33,3 +33,33 @@ func ExampleStart() {
 	// https://localhost:PORT/qps/bi/
 	// X-Qlik-Session-bi-HTTP
 }
+
+func ExampleNewSite() {
+	dir, err := os.MkdirTemp("", "qpstest")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	site, err := qpstest.NewSite(dir, "central")
+	if err != nil {
+		panic(err)
+	}
+	vps := []qpstest.VirtualProxy{{Prefix: "bi"}}
+	a, err := qpstest.Start(qpstest.Config{Site: site, VirtualProxies: vps})
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	b, err := qpstest.Start(qpstest.Config{Site: site, VirtualProxies: vps})
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+
+	certA, _, _ := a.CertFiles()
+	certB, _, _ := b.CertFiles()
+	fmt.Println(certA == certB, a.RESTURL() != b.RESTURL())
+	// Output:
+	// true true
+}

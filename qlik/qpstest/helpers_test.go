@@ -65,10 +65,11 @@ func testProxies() []VirtualProxy {
 	}
 }
 
-// start runs a node with cfg, filling in CertDir, the proxies and the clock when unset.
+// start runs a node with cfg, filling in CertDir (without a Site), the proxies and the
+// clock when unset.
 func start(t *testing.T, cfg Config) *env {
 	t.Helper()
-	if cfg.CertDir == "" {
+	if cfg.CertDir == "" && cfg.Site == nil {
 		cfg.CertDir = t.TempDir()
 	}
 	if cfg.VirtualProxies == nil {

@@ -220,6 +220,11 @@ func TestSessionReplyShapes(t *testing.T) {
 			t.Fatalf("got %d %s", r.status, r.body)
 		}
 	})
+	t.Run("DELETE user without sessions is an empty array", func(t *testing.T) {
+		if r := e.call(t, "DELETE", "/qps/bi/user/CORP/bob", ""); r.status != 200 || r.body != "[]" {
+			t.Fatalf("got %d %q", r.status, r.body)
+		}
+	})
 	t.Run("DELETE user returns the removed sessions", func(t *testing.T) {
 		assertSessionArray(t, e.call(t, "DELETE", "/qps/bi/user/CORP/alice", ""), other)
 		if n := len(e.s.Sessions()); n != 0 {

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -43,20 +41,32 @@ type VirtualProxy struct {
 	AuthModuleRedirectURI string
 	// SessionTimeout is the inactivity timeout of its sessions; zero means 30 minutes.
 	SessionTimeout time.Duration
+	// LogoutRedirectURI is where the simulated hub's logout button sends the browser (303)
+	// after ending the session, unchanged. "" means the node shows its own "logged out"
+	// page instead. See Server.SetLogoutRedirectURI to set it once the target listens.
+	LogoutRedirectURI string
 }
 
-// Config configures a simulated proxy node. CertDir and VirtualProxies are required.
+// Config configures a simulated proxy node. VirtualProxies is required, and CertDir unless
+// Site is set.
 type Config struct {
 	// Hostname is the node's host name: the REST server certificate is CN=<Hostname>, signed
-	// by CN=<Hostname>-CA, and RESTURL and ProxyRestURI use it. "" means "localhost".
+	// by the site's CA (CN=<Hostname>-CA without a Site), and RESTURL and ProxyRestURI use
+	// it. "" means "localhost", also with a Site.
 	Hostname string
 	// ServerCertSAN also puts Hostname into a subject alternative name of the REST server
 	// certificate. False gives a CN-only certificate, the strict case: Go's standard
 	// verification then fails, and a client must check the CN itself.
 	ServerCertSAN bool
 	// CertDir is where client.pem, client_key.pem (mode 0600) and root.pem are written;
-	// it is created if missing. Required.
+	// it is created if missing. Required unless Site is set; with Site it must be "" or
+	// the site's own directory, since a node of a site has no files of its own.
 	CertDir string
+	// Site makes the node one of several of a site: its certificates come from the site's
+	// CA and CertFiles returns the site's files. Sessions, tickets and target ids stay in
+	// each node's own memory. nil means the node is a site of its own, with a new CA
+	// named after Hostname and files written into CertDir.
+	Site *Site
 	// RESTAddr is the listen address of the REST API; "" means "127.0.0.1:0".
 	RESTAddr string
 	// BrowserAddr is the listen address of the browser side; "" means "127.0.0.1:0".
@@ -85,7 +95,7 @@ type Server struct {
 	cfg      Config
 	proxies  map[string]*proxy
 	st       *store
-	certs    [3]string // client cert, client key, root CA
+	site     *Site
 	restURL  string
 	browsURL string
 
@@ -95,6 +105,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	moduleURI map[string]string
+	logoutURI map[string]string
 }
 
 // proxy is a virtual proxy with its defaults filled in.
@@ -112,18 +123,19 @@ var reservedPrefixes = map[string]bool{
 	"qps": true, "about": true, "health": true,
 }
 
-// Start validates cfg, fills its defaults, writes the certificate files and starts both
-// listeners. Close stops them.
+// Start validates cfg, fills its defaults, writes the certificate files (or takes those of
+// cfg.Site) and starts both listeners. Close stops them.
 func Start(cfg Config) (*Server, error) {
 	s, err := newServer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := s.writeCertificates()
-	if err != nil {
-		return nil, err
+	if s.site == nil {
+		if s.site, err = NewSite(s.cfg.CertDir, s.cfg.Hostname); err != nil {
+			return nil, err
+		}
 	}
-	if err := s.listen(ca); err != nil {
+	if err := s.listen(s.site.ca); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -132,14 +144,20 @@ func Start(cfg Config) (*Server, error) {
 
 // newServer checks the configuration and builds a server that does not listen yet.
 func newServer(cfg Config) (*Server, error) {
-	if cfg.CertDir == "" {
-		return nil, errors.New("qpstest: CertDir is required")
+	if err := checkSite(cfg); err != nil {
+		return nil, err
 	}
 	if len(cfg.VirtualProxies) == 0 {
 		return nil, errors.New("qpstest: at least one virtual proxy is required")
 	}
 	fillDefaults(&cfg)
-	s := &Server{cfg: cfg, proxies: map[string]*proxy{}, moduleURI: map[string]string{}}
+	s := &Server{
+		cfg:       cfg,
+		proxies:   map[string]*proxy{},
+		site:      cfg.Site,
+		moduleURI: map[string]string{},
+		logoutURI: map[string]string{},
+	}
 	timeouts := map[string]time.Duration{}
 	cookies := map[string]bool{}
 	for _, vp := range cfg.VirtualProxies {
@@ -156,10 +174,25 @@ func newServer(cfg Config) (*Server, error) {
 		cookies[p.cookie] = true
 		s.proxies[p.Prefix] = p
 		s.moduleURI[p.Prefix] = p.AuthModuleRedirectURI
+		s.logoutURI[p.Prefix] = p.LogoutRedirectURI
 		timeouts[p.Prefix] = p.SessionTimeout
 	}
 	s.st = newStore(cfg.Now, timeouts, cfg.MaxSessionsPerUser)
 	return s, nil
+}
+
+// checkSite requires either a CertDir or a Site made by NewSite, and a CertDir that
+// matches the site's when both are set.
+func checkSite(cfg Config) error {
+	switch {
+	case cfg.Site == nil && cfg.CertDir == "":
+		return errors.New("qpstest: CertDir is required without a Site")
+	case cfg.Site == nil:
+		return nil
+	case cfg.Site.ca == nil:
+		return errors.New("qpstest: Site must be made by NewSite")
+	}
+	return cfg.Site.checkCertDir(cfg.CertDir)
 }
 
 func fillDefaults(cfg *Config) {
@@ -203,6 +236,9 @@ func (s *Server) newProxy(vp VirtualProxy) (*proxy, error) {
 	if err := checkModuleURI(vp.AuthModuleRedirectURI); err != nil {
 		return nil, err
 	}
+	if err := checkLogoutURI(vp.LogoutRedirectURI); err != nil {
+		return nil, err
+	}
 	if vp.SessionTimeout == 0 {
 		vp.SessionTimeout = DefaultSessionTimeout
 	}
@@ -240,44 +276,28 @@ func bytesContain(set string, c byte) bool {
 
 // checkModuleURI accepts "" or an absolute http(s) URL without a fragment.
 func checkModuleURI(raw string) error {
+	return checkRedirectURI("authentication module redirect URI", raw)
+}
+
+// checkLogoutURI accepts "" or an absolute http(s) URL without a fragment.
+func checkLogoutURI(raw string) error {
+	return checkRedirectURI("logout redirect URI", raw)
+}
+
+// checkRedirectURI accepts "" or an absolute http(s) URL without a fragment.
+func checkRedirectURI(what, raw string) error {
 	if raw == "" {
 		return nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("qpstest: authentication module redirect URI: %w", err)
+		return fmt.Errorf("qpstest: %s: %w", what, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
-		return fmt.Errorf("qpstest: authentication module redirect URI %q must be an "+
-			"absolute http(s) URL without a fragment", raw)
+		return fmt.Errorf("qpstest: %s %q must be an absolute http(s) URL without a fragment",
+			what, raw)
 	}
 	return nil
-}
-
-// writeCertificates creates the site's CA, writes the QMC-style files and returns the CA.
-func (s *Server) writeCertificates() (*authority, error) {
-	dir := s.cfg.CertDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("qpstest: create CertDir: %w", err)
-	}
-	ca, err := newAuthority(s.cfg.Hostname + "-CA")
-	if err != nil {
-		return nil, err
-	}
-	client, err := ca.issueClient()
-	if err != nil {
-		return nil, err
-	}
-	certFile, keyFile, err := client.writeClientFiles(dir, ClientCertFile, ClientKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	rootFile := filepath.Join(dir, RootCAFile)
-	if err := writePEM(rootFile, "CERTIFICATE", ca.cert.Raw, 0o644); err != nil {
-		return nil, err
-	}
-	s.certs = [3]string{certFile, keyFile, rootFile}
-	return ca, nil
 }
 
 // listen starts the REST listener (mutual TLS) and the browser listener.
@@ -381,10 +401,15 @@ func (s *Server) CookieName(prefix string) string {
 	return ""
 }
 
-// CertFiles returns the paths of client.pem, client_key.pem and root.pem in CertDir.
+// CertFiles returns the paths of client.pem, client_key.pem and root.pem: those of the
+// node's site, in CertDir.
 func (s *Server) CertFiles() (clientCert, clientKey, rootCA string) {
-	return s.certs[0], s.certs[1], s.certs[2]
+	return s.site.CertFiles()
 }
+
+// Site returns the node's site: Config.Site, or the site Start made for the node alone,
+// which further nodes can join by passing it as their Config.Site.
+func (s *Server) Site() *Site { return s.site }
 
 // SetAuthModuleRedirectURI changes where browsers without a session of the virtual proxy
 // are sent, for a module that learns its own address only after the node started.
@@ -405,6 +430,28 @@ func (s *Server) authModuleURI(prefix string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.moduleURI[prefix]
+}
+
+// SetLogoutRedirectURI changes where the hub's logout button of the virtual proxy sends
+// the browser ("" shows the node's "logged out" page), for a target that learns its own
+// address only after the node started.
+func (s *Server) SetLogoutRedirectURI(prefix, uri string) error {
+	if s.proxies[prefix] == nil {
+		return fmt.Errorf("qpstest: no virtual proxy with prefix %q", prefix)
+	}
+	if err := checkLogoutURI(uri); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logoutURI[prefix] = uri
+	return nil
+}
+
+func (s *Server) logoutRedirectURI(prefix string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logoutURI[prefix]
 }
 
 // Sessions returns a snapshot of the live sessions, oldest first.
