@@ -34,6 +34,11 @@ type site struct {
 var siteHosts = []string{"qlik.localhost", "login.qlik.localhost"}
 
 func startSite(t *testing.T, mode string) *site {
+	return startSiteWith(t, mode, "")
+}
+
+// startSiteWith starts a site whose bridge configuration ends with extra.
+func startSiteWith(t *testing.T, mode, extra string) *site {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,9 +57,15 @@ func startSite(t *testing.T, mode string) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.qps.Close)
-	s.op = testOP(t, confidentialClient(s.bridgeURL+"/callback"))
+	// The provider's back-channel requests go to loopback by address: it resolves no
+	// *.localhost names.
+	client := confidentialClient(s.bridgeURL + "/callback")
+	client.BackchannelLogoutURI = "http://127.0.0.1:" + port + "/backchannel-logout"
+	client.PostLogoutRedirectURIs = []string{s.bridgeURL + "/"}
+	s.op = testOP(t, client)
 
-	client, key, root := s.qps.CertFiles()
+	cert, key, root := s.qps.CertFiles()
+	extra = strings.ReplaceAll(extra, "BRIDGE", s.bridgeURL)
 	cfg, err := bridge.Parse([]byte(fmt.Sprintf(`
 server: {public_url: %q}
 oidc:
@@ -77,8 +88,9 @@ mapping:
   attributes: [{claim: email, attribute: email}]
 access: {groups: [Qlik Users]}
 cookie_keys: ["AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="]
-`, s.bridgeURL, s.op.Issuer, clientID, clientSecret, s.op.CAFile, client, key, root,
-		s.qps.BrowserURL(), mode, s.qps.RESTURL())))
+%s
+`, s.bridgeURL, s.op.Issuer, clientID, clientSecret, s.op.CAFile, cert, key, root,
+		s.qps.BrowserURL(), mode, s.qps.RESTURL(), extra)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,4 +264,76 @@ func describePage(ctx context.Context) string {
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
 	return fmt.Sprintf("the browser is at %s showing %.2000s", loc, html)
+}
+
+// TestBrowserLogout logs in with Chromium, then logs out at the bridge: the Qlik session
+// ends, the provider's logout runs (RP-initiated, confirmed on its page) and returns to the
+// bridge.
+func TestBrowserLogout(t *testing.T) {
+	e2eutil.RequireE2E(t)
+	t.Parallel()
+	s := startSiteWith(t, "session", "logout: {post_logout_redirect_uri: \"BRIDGE/\"}")
+	ctx := s.browserLogin(t, s.qps.BrowserURL()+"/bi/hub/")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.bridgeURL+"/logout"),
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("title")),
+	)
+	if err != nil {
+		t.Fatalf("logout: %v; %s", err, describePage(ctx))
+	}
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != s.bridgeURL+"/" {
+		t.Errorf("after logout the browser is at %s", loc)
+	}
+	if n := len(s.qps.Sessions()); n != 0 {
+		t.Errorf("%d Qlik sessions left after logout", n)
+	}
+}
+
+// TestBackchannelLogout logs in with Chromium, then logs out at the provider directly: the
+// provider tells the bridge over the back channel, and the bridge ends the Qlik session.
+func TestBackchannelLogout(t *testing.T) {
+	e2eutil.RequireE2E(t)
+	t.Parallel()
+	s := startSite(t, "session")
+	ctx := s.browserLogin(t, s.qps.BrowserURL()+"/bi/hub/")
+	if n := len(s.qps.Sessions()); n != 1 {
+		t.Fatalf("%d sessions after login", n)
+	}
+	end := s.op.Issuer + "/session/end?client_id=" + clientID +
+		"&post_logout_redirect_uri=" + url.QueryEscape(s.bridgeURL+"/")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(end),
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("title")),
+	)
+	if err != nil {
+		t.Fatalf("provider logout: %v; %s", err, describePage(ctx))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.qps.Sessions()) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(s.qps.Sessions()); n != 0 {
+		t.Errorf("%d Qlik sessions left after the provider's back-channel logout", n)
+	}
+}
+
+// browserLogin logs alice in with Chromium from start and returns the browser.
+func (s *site) browserLogin(t *testing.T, start string) context.Context {
+	t.Helper()
+	ctx := e2eutil.NewBrowserWith(t, e2eutil.BrowserOptions{
+		Trust: []*x509.Certificate{s.op.CA}, Hosts: siteHosts})
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(start),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), alicePass),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("user")),
+	)
+	if err != nil {
+		t.Fatalf("browser login: %v; %s", err, describePage(ctx))
+	}
+	return ctx
 }
