@@ -25,7 +25,8 @@ import (
 // (REST over mutual TLS, browser side over http) and the bridge (http), plus a browser.
 type env struct {
 	t       *testing.T
-	qps     *qpstest.Server
+	qps     *qpstest.Server   // the first proxy node
+	nodes   []*qpstest.Server // every proxy node of the site
 	idp     *oidctest.Provider
 	idpSrv  *httptest.Server
 	bridge  *httptest.Server
@@ -41,6 +42,7 @@ type envOptions struct {
 	mode   string                   // "session" (default) or "ticket"
 	idp    func(*oidctest.Config)   // edit the provider's configuration
 	config func(yaml string) string // edit the bridge's configuration text
+	nodes  int                      // proxy nodes of the virtual proxy; zero means one
 }
 
 const testCookieKey = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
@@ -52,21 +54,33 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e := &env{t: t, logs: &syncBuffer{}, clock: &clock{now: time.Now()}}
 
-	qps, err := qpstest.Start(qpstest.Config{
-		CertDir:        t.TempDir(),
-		VirtualProxies: []qpstest.VirtualProxy{{Prefix: "bi", CookieName: "X-Qlik-Session-bi"}},
-	})
+	site, err := qpstest.NewSite(t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(qps.Close)
+	for i := 0; i < max(o.nodes, 1); i++ {
+		n, err := qpstest.Start(qpstest.Config{
+			Site:           site,
+			VirtualProxies: []qpstest.VirtualProxy{{Prefix: "bi", CookieName: "X-Qlik-Session-bi"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close)
+		e.nodes = append(e.nodes, n)
+	}
+	qps := e.nodes[0]
 	e.qps = qps
 
 	// The bridge's URL is needed before the provider and the bridge can be configured.
 	e.bridge = httptest.NewUnstartedServer(nil)
 	bridgeURL := "http://" + e.bridge.Listener.Addr().String()
-	if err := qps.SetAuthModuleRedirectURI("bi", bridgeURL+"/login"); err != nil {
-		t.Fatal(err)
+	var nodeList []string
+	for _, n := range e.nodes {
+		if err := n.SetAuthModuleRedirectURI("bi", bridgeURL+"/login"); err != nil {
+			t.Fatal(err)
+		}
+		nodeList = append(nodeList, fmt.Sprintf("{url: %q}", n.RESTURL()))
 	}
 
 	users := oidctest.DemoUsers()
@@ -99,15 +113,15 @@ qlik:
       public_url: %s/bi/
       mode: %s
       cookie_name: X-Qlik-Session-bi
-      nodes: [{url: %q}]
+      nodes: [%s]
 mapping:
   user_directory: TEST
   user_id_claim: preferred_username
   attributes: [{claim: email, attribute: email}]
 access: {any_authenticated_user: true}
 cookie_keys: [%q]
-`, bridgeURL, e.idpSrv.URL, client, key, root, qps.BrowserURL(), o.mode, qps.RESTURL(),
-		testCookieKey)
+`, bridgeURL, e.idpSrv.URL, client, key, root, qps.BrowserURL(), o.mode,
+		strings.Join(nodeList, ", "), testCookieKey)
 	if o.config != nil {
 		text = o.config(text)
 	}
