@@ -3,6 +3,7 @@ package bridge
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -17,14 +18,13 @@ var errUnsealed = errors.New("bridge: sealed value does not open")
 // every key opens, so keys can be rotated without breaking logins in flight.
 type sealer struct {
 	aeads []cipher.AEAD
-	rand  io.Reader
 }
 
-func newSealer(keys [][]byte, rand io.Reader) (*sealer, error) {
+func newSealer(keys [][]byte) (*sealer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("bridge: no cookie key")
 	}
-	s := &sealer{rand: rand}
+	s := &sealer{}
 	for i, k := range keys {
 		block, err := aes.NewCipher(k)
 		if err != nil {
@@ -45,7 +45,7 @@ func (s *sealer) seal(purpose string, plain []byte) (string, error) {
 	aead := s.aeads[0]
 	ns := aead.NonceSize()
 	buf := make([]byte, ns, ns+len(plain)+aead.Overhead())
-	if _, err := io.ReadFull(s.rand, buf); err != nil {
+	if _, err := io.ReadFull(rand.Reader, buf); err != nil {
 		return "", fmt.Errorf("bridge: random: %w", err)
 	}
 	buf = aead.Seal(buf, buf[:ns], plain, []byte(purpose))

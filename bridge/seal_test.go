@@ -2,15 +2,14 @@ package bridge
 
 import (
 	"bytes"
-	"crypto/rand"
 	"testing"
 )
 
 func TestSealerRotation(t *testing.T) {
 	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	old, _ := newSealer([][]byte{k1}, rand.Reader)
-	rotated, _ := newSealer([][]byte{k2, k1}, rand.Reader)
-	retired, _ := newSealer([][]byte{k2}, rand.Reader)
+	old, _ := newSealer([][]byte{k1})
+	rotated, _ := newSealer([][]byte{k2, k1})
+	retired, _ := newSealer([][]byte{k2})
 
 	sealed, err := old.seal("p", []byte("hello"))
 	if err != nil {

@@ -30,7 +30,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Rand is the source of state, nonce and PKCE verifiers; nil means crypto/rand.
+	// Rand is the source of the login secrets (state id, nonce and PKCE verifier); nil
+	// means crypto/rand. Sealing always uses crypto/rand.
 	Rand io.Reader
 	// IdPClient makes every call to the identity provider; nil builds one from the
 	// configuration (its CA file, and the HTTP proxy from the environment).
@@ -86,7 +87,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		s.index = &MemoryIndex{Now: s.now}
 	}
 	var err error
-	if s.seal, err = newSealer(cfg.keys, s.rand); err != nil {
+	if s.seal, err = newSealer(cfg.keys); err != nil {
 		return nil, err
 	}
 	public := cfg.Server.public
