@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -68,13 +69,15 @@ func (s *Server) callback(c echo.Context) error {
 	}
 
 	// Redeem the code once and verify the ID token.
-	login, err := s.rp.Exchange(ctx, code, f.Verifier, f.Nonce)
+	idpCtx, cancel := context.WithTimeout(ctx, s.cfg.OIDC.Timeout)
+	defer cancel()
+	login, err := s.rp.Exchange(idpCtx, code, f.Verifier, f.Nonce)
 	if err != nil {
 		return s.idpFailure(c, st, err)
 	}
 
 	// Map the claims to a Qlik identity and apply the access rules.
-	id, err := s.identify(ctx, p, login)
+	id, err := s.identify(idpCtx, p, login)
 	if errors.Is(err, oidc.ErrUserinfo) {
 		return s.idpFailure(c, st, err)
 	}

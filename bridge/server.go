@@ -172,6 +172,7 @@ func (s *Server) buildProxies(transport http.RoundTripper) error {
 func idpClient(c *OIDCConfig) (*http.Client, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
+	t.ResponseHeaderTimeout = c.Timeout
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
 		pool, err := x509.SystemCertPool()
@@ -187,7 +188,9 @@ func idpClient(c *OIDCConfig) (*http.Client, error) {
 		}
 		t.TLSClientConfig.RootCAs = pool
 	}
-	return &http.Client{Transport: t, Timeout: c.Timeout}, nil
+	// No Client.Timeout, which costs a goroutine per request: the callback gives each
+	// login's provider calls a deadline, and the transport bounds every wait for headers.
+	return &http.Client{Transport: t}, nil
 }
 
 // Handler returns the bridge's HTTP handler.

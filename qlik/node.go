@@ -43,6 +43,7 @@ type Node struct {
 	creds     *Credentials
 	transport *http.Transport
 	client    *http.Client
+	timeout   time.Duration
 }
 
 const (
@@ -90,7 +91,10 @@ func NewNode(cfg NodeConfig, creds *Credentials) (*Node, error) {
 		base:      base,
 		creds:     creds,
 		transport: t,
-		client: &http.Client{Transport: roundTripper(cfg.Transport, t), Timeout: timeout,
+		timeout:   timeout,
+		// The timeout is a context deadline per call (see do): http.Client.Timeout would
+		// start a goroutine per request.
+		client: &http.Client{Transport: roundTripper(cfg.Transport, t),
 			// The QPS does not redirect; a redirect is an error, never followed.
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
@@ -165,6 +169,8 @@ func (n *Node) do(ctx context.Context, c call) (int, []byte, error) {
 		}
 		body = &b
 	}
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
 	key := NewXrfkey()
 	u.RawQuery = "xrfkey=" + key
 	req, err := http.NewRequestWithContext(ctx, c.method, u.String(), body)
