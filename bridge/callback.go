@@ -85,6 +85,11 @@ func (s *Server) callback(c echo.Context) error {
 		return s.refused(c, p, login.Subject, err)
 	}
 
+	// A command-line login gets its session through the command, not this browser.
+	if st.Script != nil {
+		return s.finishScript(c, p, st, login, id)
+	}
+
 	// Open the Qlik session and send the browser to its page.
 	done, err := s.finish(c, p, st, id)
 	if err != nil {

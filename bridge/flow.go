@@ -36,6 +36,8 @@ type loginState struct {
 	Node     int    `json:"n,omitempty"` // index of the node Qlik named
 	TargetID string `json:"g,omitempty"` // Qlik's targetId
 	Expires  int64  `json:"e"`
+	// Script, when set, is a login for a command-line tool rather than a browser session.
+	Script *scriptLogin `json:"x,omitempty"`
 }
 
 // flowSecrets is sealed into the flow cookie.

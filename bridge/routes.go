@@ -28,6 +28,7 @@ func (s *Server) routes() {
 	e.GET(base+"/logout", s.logout)
 	e.POST(base+"/logout", s.logout)
 	e.POST(base+"/backchannel-logout", s.backchannelLogout)
+	s.scriptRoutes(e, base)
 	e.GET(base+"/healthz", health)
 	e.HEAD(base+"/healthz", health)
 	if base != "" {
