@@ -61,7 +61,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	for i := 0; i < max(o.nodes, 1); i++ {
 		n, err := qpstest.Start(qpstest.Config{
 			Site:           site,
-			VirtualProxies: []qpstest.VirtualProxy{{Prefix: "bi", CookieName: "X-Qlik-Session-bi"}},
+			VirtualProxies: []qpstest.VirtualProxy{
+				{Prefix: "bi", CookieName: "X-Qlik-Session-bi"},
+				{Prefix: "sales", CookieName: "X-Qlik-Session-sales"}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -77,8 +79,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 	bridgeURL := "http://" + e.bridge.Listener.Addr().String()
 	var nodeList []string
 	for _, n := range e.nodes {
-		if err := n.SetAuthModuleRedirectURI("bi", bridgeURL+"/login"); err != nil {
-			t.Fatal(err)
+		for _, prefix := range []string{"bi", "sales"} {
+			if err := n.SetAuthModuleRedirectURI(prefix, bridgeURL+"/login"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		nodeList = append(nodeList, fmt.Sprintf("{url: %q}", n.RESTURL()))
 	}
