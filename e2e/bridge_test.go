@@ -225,19 +225,7 @@ func TestBrowserLogin(t *testing.T) {
 			if tc.portal {
 				start = s.bridgeURL + "/login?target=" + url.QueryEscape(deep)
 			}
-			ctx := e2eutil.NewBrowserWith(t, e2eutil.BrowserOptions{
-				Trust: []*x509.Certificate{s.op.CA}, Hosts: siteHosts})
-			err := chromedp.Do(ctx,
-				chromedp.Navigate(start),
-				chromedp.WaitVisible(chromedp.ID("login")),
-				chromedp.SendKeys(chromedp.ID("username"), "alice"),
-				chromedp.SendKeys(chromedp.ID("password"), alicePass),
-				chromedp.Click(chromedp.ID("login")),
-				chromedp.WaitVisible(chromedp.ID("user")),
-			)
-			if err != nil {
-				t.Fatalf("browser: %v; %s", err, describePage(ctx))
-			}
+			ctx := s.browserLogin(t, start)
 			user, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("user")))
 			if err != nil {
 				t.Fatal(err)
