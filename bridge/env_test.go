@@ -60,7 +60,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	for i := 0; i < max(o.nodes, 1); i++ {
 		n, err := qpstest.Start(qpstest.Config{
-			Site:           site,
+			Site: site,
 			VirtualProxies: []qpstest.VirtualProxy{
 				{Prefix: "bi", CookieName: "X-Qlik-Session-bi"},
 				{Prefix: "sales", CookieName: "X-Qlik-Session-sales"}},
