@@ -96,6 +96,7 @@ func (s *Server) callback(c echo.Context) error {
 		return s.qlikFailure(c, p, err)
 	}
 	s.remember(c, p, login, id, done.sessionID)
+	s.noteLogin(c)
 	s.log.Info("login completed", "request_id", rid, "proxy", p.cfg.Prefix,
 		"mode", p.cfg.Mode, "node", done.node,
 		"user_directory", id.UserDirectory, "user_id", id.UserID,

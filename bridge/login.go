@@ -24,7 +24,7 @@ func (s *Server) login(c echo.Context) error {
 				Next:    "Open Qlik Sense from its usual address. Administrators: add the proxy node to qlik.virtual_proxies[].nodes.",
 			})
 		}
-		if s.countReturn(c) {
+		if s.loopDetected(c) {
 			return s.loopPage(c, p, node)
 		}
 		targetID := q.Get("targetId")

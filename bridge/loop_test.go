@@ -37,6 +37,18 @@ func TestLoginLoopIsStopped(t *testing.T) {
 	}
 }
 
+// Several Qlik tabs restored at once send the browser to the bridge several times before
+// any login completes: that is no loop.
+func TestRestoredTabsAreNoLoop(t *testing.T) {
+	e := newEnv(t, envOptions{mode: "session"})
+	for i := 0; i < 4; i++ {
+		r := e.visit(e.browser, e.qlik("/bi/sense/app/"+string(rune('a'+i))))
+		if !strings.HasPrefix(r.URL, e.idpSrv.URL) {
+			t.Fatalf("tab %d stopped at %s (%d)", i, r.URL, r.Status)
+		}
+	}
+}
+
 // A browser that logs in normally, even several times, is never stopped.
 func TestNoLoopForWorkingLogins(t *testing.T) {
 	e := newEnv(t, envOptions{mode: "session"})
