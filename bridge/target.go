@@ -45,7 +45,26 @@ func (p *targetPolicy) allowed(raw string) (*url.URL, bool) {
 		return nil, false
 	}
 	u.Host = strings.ToLower(u.Host)
+	u.RawQuery = withoutTicket(u.RawQuery)
 	return u, true
+}
+
+// withoutTicket drops every qlikTicket parameter from a raw query, keeping the others as
+// they are. A target must never carry a ticket of its own: one planted in a login link
+// would log the user in as someone else.
+func withoutTicket(rawQuery string) string {
+	if rawQuery == "" {
+		return ""
+	}
+	var kept []string
+	for _, part := range strings.Split(rawQuery, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil && strings.EqualFold(n, "qlikTicket") {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	return strings.Join(kept, "&")
 }
 
 // hasUnsafeByte reports control characters, spaces and backslashes, which browsers
@@ -86,6 +105,9 @@ func origin(u *url.URL) string {
 // withTicket appends qlikTicket to target with ? or & as the URL needs, before any fragment.
 func withTicket(target, ticket string) string {
 	base, frag, hasFrag := strings.Cut(target, "#")
+	if path, query, ok := strings.Cut(base, "?"); ok {
+		base = path + "?" + withoutTicket(query)
+	}
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"

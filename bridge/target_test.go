@@ -45,6 +45,10 @@ func TestTargetPolicyKeepsQlikDeepLinks(t *testing.T) {
 		"https://QLIK.example.com:443/bi/hub/":                "https://qlik.example.com:443/bi/hub/",
 		"https://qlik.example.com/bi/sense/app/1#/sheet/abc":  "https://qlik.example.com/bi/sense/app/1#/sheet/abc",
 		"https://qlik.example.com/bi/sense/app/a%20b?x=%2F&y": "https://qlik.example.com/bi/sense/app/a%20b?x=%2F&y",
+		// A ticket planted in a target is dropped.
+		"https://qlik.example.com/bi/hub/?qlikTicket=ATTACKER":       "https://qlik.example.com/bi/hub/",
+		"https://qlik.example.com/bi/hub/?a=1&QLIKTICKET=X&b=2":      "https://qlik.example.com/bi/hub/?a=1&b=2",
+		"https://qlik.example.com/bi/hub/?a=1&qlik%54icket=X#/sheet": "https://qlik.example.com/bi/hub/?a=1#/sheet",
 	} {
 		u, ok := p.allowed(raw)
 		if !ok {
@@ -66,6 +70,8 @@ func TestWithTicket(t *testing.T) {
 		{"fragment", "https://qs.example.com/bi/sense/app/abc#x",
 			"https://qs.example.com/bi/sense/app/abc?qlikTicket=T1#x"},
 		{"empty query", "https://qs.example.com/bi/hub/?", "https://qs.example.com/bi/hub/?qlikTicket=T1"},
+		{"planted ticket", "https://qs.example.com/bi/hub/?qlikTicket=X&a=1",
+			"https://qs.example.com/bi/hub/?a=1&qlikTicket=T1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := withTicket(tc.target, "T1"); got != tc.want {
