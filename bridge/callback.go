@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -168,8 +171,10 @@ func (s *Server) refused(c echo.Context, p *proxy, sub string, err error) error 
 		"subject", sub, "rule", r.Rule, "reason", r.Reason)
 	return render(c, page{Status: http.StatusForbidden,
 		Title:   "You cannot sign in to Qlik Sense",
-		Message: "Your identity provider signed you in, but " + r.Reason + ".",
-		Next:    "If you think you should have access, contact your Qlik administrator with the reference below.",
+		Message: sentence(r.Reason),
+		Next: "If you think you should have access, contact your Qlik administrator with " +
+			"the reference below. To use another account, sign out first.",
+		LinkURL: s.cfg.Server.public.String() + "/logout", LinkLabel: "Sign out",
 	})
 }
 
@@ -200,6 +205,19 @@ func attributesForLog(attrs []qlik.Attribute) []string {
 		out[i] = a.Key + "=" + a.Value
 	}
 	return out
+}
+
+// sentence starts s with a capital letter and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 // bounded cuts s to at most n bytes for the log.
