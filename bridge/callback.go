@@ -55,6 +55,15 @@ func (s *Server) callback(c echo.Context) error {
 	}
 	c.SetCookie(s.flowCookie(f.ID, ""))
 
+	// RFC 9207: an iss parameter must name our provider, and must be there when the
+	// provider says it sends one; otherwise the answer may come from another provider.
+	if iss, ok := q["iss"]; ok && (len(iss) != 1 || iss[0] != s.cfg.OIDC.Issuer) ||
+		!ok && s.issRequired {
+		s.log.Warn("callback refused: iss parameter missing or not the issuer", "request_id", rid)
+		return s.restartPageWith(c, st, http.StatusBadRequest, "Sign-in was not completed",
+			"The answer did not come from your identity provider.")
+	}
+
 	// The identity provider may have said no.
 	if e := q.Get("error"); e != "" {
 		s.log.Info("identity provider returned an error", "request_id", rid,

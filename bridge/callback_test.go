@@ -61,6 +61,12 @@ func TestCallbackBadInput(t *testing.T) {
 				u.RawQuery = q.Encode()
 				return e.visit(e.browser, u.String())
 			}},
+		{name: "iss of another provider (RFC 9207)", status: http.StatusBadRequest,
+			says: "did not come from your identity provider",
+			call: func(e *env) result { return e.visit(e.browser, withParam(e, "iss", "https://evil.example")) }},
+		{name: "iss missing though announced (RFC 9207)", status: http.StatusBadRequest,
+			says: "did not come from your identity provider",
+			call: func(e *env) result { return e.visit(e.browser, withParam(e, "iss", "")) }},
 		{name: "wrong nonce", status: http.StatusBadGateway, says: "could not be verified",
 			idp: editToken(func(c map[string]any) { c["nonce"] = "N2" })},
 		{name: "no nonce", status: http.StatusBadGateway, says: "could not be verified",
@@ -97,6 +103,20 @@ func TestCallbackBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withParam logs in at the provider and returns the callback URL with param set to value,
+// or removed when value is "".
+func withParam(e *env, param, value string) string {
+	cb := e.authorize(e.browser, e.bridge.URL+"/login", "alice")
+	u, _ := url.Parse(cb)
+	q := u.Query()
+	q.Del(param)
+	if value != "" {
+		q.Set(param, value)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func editToken(f func(map[string]any)) func(*oidctest.Config) {

@@ -56,6 +56,7 @@ type Server struct {
 	rand         io.Reader
 	echo         *echo.Echo
 	index        SessionIndex
+	issRequired  bool // the provider's authorization responses carry iss (RFC 9207)
 	callbackPath string
 	secure       bool // the bridge is served over https
 }
@@ -121,6 +122,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.issRequired = s.rp.ResponseIssuerRequired()
 	if cfg.OIDC.Userinfo == UserinfoAlways && !s.rp.HasUserinfo() {
 		return nil, errors.New("config: oidc.userinfo: always, but the provider's discovery " +
 			"document names no userinfo_endpoint; use auto or never")
