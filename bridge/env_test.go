@@ -154,7 +154,7 @@ func (e *env) newBrowser() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{
 		Jar:       jar,
-		Transport: e.idpSrv.Client().Transport,
+		Transport: sameSite{e.idpSrv.Client().Transport},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -231,6 +231,18 @@ func (e *env) authorize(c *http.Client, raw, user string) string {
 }
 
 func (e *env) qlik(path string) string { return e.qps.BrowserURL() + path }
+
+// sameSite marks each request as a browser does when the user follows links within the
+// site (Sec-Fetch-Site), unless the request says otherwise.
+type sameSite struct{ http.RoundTripper }
+
+func (t sameSite) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Sec-Fetch-Site") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Sec-Fetch-Site", "same-site")
+	}
+	return t.RoundTripper.RoundTrip(r)
+}
 
 type clock struct {
 	mu  sync.Mutex

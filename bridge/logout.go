@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/qlik-oidc-bridge/qlik-oidc-bridge/oidc"
@@ -68,6 +69,9 @@ func (s *Server) sessionCookie(value string) *http.Cookie {
 // session at the identity provider. It works for a browser that has no Qlik session left
 // (the hub's logout already ended it), so the virtual proxy's logout redirect can point here.
 func (s *Server) logout(c echo.Context) error {
+	if crossSite(c.Request()) {
+		return s.confirmLogout(c)
+	}
 	ctx := c.Request().Context()
 	var rec loginRecord
 	if ck, err := c.Cookie(sessionCookie); err == nil {
@@ -80,15 +84,17 @@ func (s *Server) logout(c echo.Context) error {
 	// one it last logged in to.
 	ended := 0
 	for _, p := range s.proxies {
-		if ck, err := c.Cookie(p.cookieName); err == nil && ck.Value != "" {
+		seen := ""
+		if ck, err := c.Cookie(p.cookieName); err == nil && uuid.Validate(ck.Value) == nil {
 			s.endSession(ctx, p, ck.Value)
 			c.SetCookie(s.proxyCookie(p, ""))
+			seen = ck.Value
 			ended++
 		}
 		if rec.Proxy != p.cfg.Prefix || rec.UserID == "" {
 			continue
 		}
-		if rec.SessionID != "" {
+		if rec.SessionID != "" && rec.SessionID != seen {
 			s.endSession(ctx, p, rec.SessionID)
 			ended++
 		}
@@ -109,6 +115,28 @@ func (s *Server) logout(c echo.Context) error {
 		Message:   "Your Qlik Sense session has ended.",
 		LinkURL:   s.cfg.Server.public.String() + "/login",
 		LinkLabel: "Sign in again",
+	})
+}
+
+// crossSite reports whether another site sent this request, as the browser's
+// Sec-Fetch-Site says; a browser too old to say counts as another site. A link on another
+// site must not end a user's sessions (on every device, with logout_scope: user).
+func crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "same-site", "none":
+		return false
+	}
+	return true
+}
+
+// confirmLogout asks the user to confirm a logout that another site started. The form posts
+// from the bridge's own page, so the confirmed request is same-origin.
+func (s *Server) confirmLogout(c echo.Context) error {
+	return render(c, page{
+		Title:      "Sign out of Qlik Sense?",
+		Message:    "You followed a link to sign out of Qlik Sense.",
+		FormAction: s.cfg.Server.public.String() + "/logout",
+		FormLabel:  "Sign out",
 	})
 }
 

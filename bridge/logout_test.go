@@ -137,3 +137,36 @@ func TestBackchannelLogout(t *testing.T) {
 		t.Errorf("sessions %+v, want only bob's", s)
 	}
 }
+
+// A logout link on another site does not end anything by itself: the bridge asks the user,
+// and the confirmation posts from the bridge's own page.
+func TestCrossSiteLogoutAsksFirst(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.login(e.browser, e.bridge.URL+"/login", "alice")
+	for _, site := range []string{"cross-site", "none-given"} {
+		req, _ := http.NewRequest("GET", e.bridge.URL+"/logout", nil)
+		if site != "none-given" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		} else {
+			req.Header.Set("Sec-Fetch-Site", "bogus")
+		}
+		resp, err := e.browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(e.qps.Sessions()) != 1 {
+			t.Fatalf("%s GET /logout: %d, %d sessions", site, resp.StatusCode, len(e.qps.Sessions()))
+		}
+	}
+	req, _ := http.NewRequest("POST", e.bridge.URL+"/logout", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := e.browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || len(e.qps.Sessions()) != 0 {
+		t.Fatalf("confirmed logout: %d, %d sessions", resp.StatusCode, len(e.qps.Sessions()))
+	}
+}

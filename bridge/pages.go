@@ -16,7 +16,10 @@ type page struct {
 	Next      string
 	LinkURL   string
 	LinkLabel string
-	Reference string
+	// FormAction, when set, is a button that posts to it, labelled FormLabel.
+	FormAction string
+	FormLabel  string
+	Reference  string
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
@@ -28,14 +31,16 @@ body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d273
 main{max-width:36rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;
 box-shadow:0 1px 3px #0002}
 h1{font-size:1.4rem;margin-top:0}.ref{color:#5c6b7a;font-size:.85rem}
-a.button{display:inline-block;padding:.5rem 1rem;background:#00873d;color:#fff;
-border-radius:4px;text-decoration:none}
+.button{display:inline-block;padding:.5rem 1rem;background:#00873d;color:#fff;
+border:0;border-radius:4px;text-decoration:none;font:inherit;cursor:pointer}
 </style></head>
 <body><main>
 <h1 id="title">{{.Title}}</h1>
 <p id="message">{{.Message}}</p>
 {{if .Next}}<p id="next">{{.Next}}</p>{{end}}
 {{if .LinkURL}}<p><a class="button" id="link" href="{{.LinkURL}}">{{.LinkLabel}}</a></p>{{end}}
+{{if .FormAction}}<form method="post" action="{{.FormAction}}">
+<button class="button" type="submit" id="confirm">{{.FormLabel}}</button></form>{{end}}
 {{if .Reference}}<p class="ref">Reference: <span id="reference">{{.Reference}}</span></p>{{end}}
 </main></body></html>
 `))
