@@ -167,3 +167,29 @@ func TestLostFlowCookieOffersFreshLoginToTarget(t *testing.T) {
 }
 
 func htmlEscape(s string) string { return strings.ReplaceAll(s, "&", "&amp;") }
+
+// A browser that starts many logins without finishing them keeps at most five flow cookies,
+// and the newest logins still finish.
+func TestAbandonedLoginsDoNotPileUpCookies(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var callbacks []string
+	for i := 0; i < 12; i++ {
+		callbacks = append(callbacks, e.authorize(e.browser, e.bridge.URL+"/login", "alice"))
+	}
+	u, _ := url.Parse(e.bridge.URL + "/callback")
+	n := 0
+	for _, c := range e.browser.Jar.Cookies(u) {
+		if strings.HasPrefix(c.Name, "qob_flow_") {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d flow cookies, want 5", n)
+	}
+	if r := e.visit(e.browser, callbacks[len(callbacks)-1]); r.Status != http.StatusOK {
+		t.Errorf("the newest login: %d", r.Status)
+	}
+	if r := e.visit(e.browser, callbacks[0]); r.Status != http.StatusBadRequest {
+		t.Errorf("the oldest, pruned login: %d", r.Status)
+	}
+}

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -8,7 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 // A login in flight is carried by two sealed values and nothing in the bridge's memory, so
@@ -113,12 +118,47 @@ func (s *Server) openFlow(r *http.Request, st *loginState) (*flowSecrets, error)
 	return &f, nil
 }
 
+// maxFlows bounds the logins in flight per browser: each holds a cookie, and a browser
+// whose user starts many logins without finishing them would otherwise send a header too
+// large for a reverse proxy.
+const maxFlows = 5
+
+// pruneFlows deletes the oldest flow cookies of r so that one more fits under maxFlows.
+func (s *Server) pruneFlows(c echo.Context) {
+	type flow struct {
+		name    string
+		expires int64
+	}
+	var flows []flow
+	for _, ck := range c.Request().Cookies() {
+		if !strings.HasPrefix(ck.Name, flowCookiePrefix) {
+			continue
+		}
+		f := flow{name: ck.Name} // one that does not open counts as oldest
+		if b, err := s.seal.open(purposeFlow, ck.Value); err == nil {
+			var fs flowSecrets
+			if json.Unmarshal(b, &fs) == nil {
+				f.expires = fs.Expires
+			}
+		}
+		flows = append(flows, f)
+	}
+	if len(flows) < maxFlows {
+		return
+	}
+	// Stable: browsers send cookies oldest first, which orders logins of the same second.
+	slices.SortStableFunc(flows, func(a, b flow) int { return cmp.Compare(a.expires, b.expires) })
+	for _, f := range flows[:len(flows)-maxFlows+1] {
+		c.SetCookie(s.flowCookie(strings.TrimPrefix(f.name, flowCookiePrefix), ""))
+	}
+}
+
 // flowCookie returns the cookie that carries f, or deletes it when value is "".
 func (s *Server) flowCookie(id, value string) *http.Cookie {
 	c := &http.Cookie{
 		Name:     flowCookiePrefix + id,
 		Value:    value,
-		Path:     s.callbackPath,
+		Path:     s.cfg.Server.public.Path + "/", // /login sees them too, to prune them
 		MaxAge:   int(s.cfg.FlowLifetime / time.Second),
 		HttpOnly: true,
 		Secure:   s.secure,

@@ -41,6 +41,7 @@ func (s *Server) login(c echo.Context) error {
 
 // startFlow seals st into the state and the flow cookie and sends the browser to the IdP.
 func (s *Server) startFlow(c echo.Context, st *loginState) error {
+	s.pruneFlows(c)
 	f, err := newFlow(s.rand, st, s.now(), s.cfg.FlowLifetime)
 	if err != nil {
 		return err

@@ -46,19 +46,18 @@ type Options struct {
 
 // Server is the bridge. Build it with New.
 type Server struct {
-	cfg          *Config
-	rp           *oidc.RelyingParty
-	proxies      []*proxy
-	targets      *targetPolicy
-	seal         *sealer
-	log          *slog.Logger
-	now          func() time.Time
-	rand         io.Reader
-	echo         *echo.Echo
-	index        SessionIndex
-	issRequired  bool // the provider's authorization responses carry iss (RFC 9207)
-	callbackPath string
-	secure       bool // the bridge is served over https
+	cfg         *Config
+	rp          *oidc.RelyingParty
+	proxies     []*proxy
+	targets     *targetPolicy
+	seal        *sealer
+	log         *slog.Logger
+	now         func() time.Time
+	rand        io.Reader
+	echo        *echo.Echo
+	index       SessionIndex
+	issRequired bool // the provider's authorization responses carry iss (RFC 9207)
+	secure      bool // the bridge is served over https
 }
 
 // proxy is a configured virtual proxy with its nodes.
@@ -93,7 +92,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	}
 	public := cfg.Server.public
 	s.secure = public.Scheme == "https"
-	s.callbackPath = public.Path + "/callback"
 	s.targets = newTargetPolicy(&cfg.Qlik)
 
 	if err := s.buildProxies(opts.QlikTransport); err != nil {
