@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "embed"
@@ -55,6 +56,12 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *port < 1024 || *port > 65532 {
+		return fmt.Errorf("demo: --port %d: give the first of four free ports, 1024 to 65532", *port)
+	}
+	if *mode != "session" && *mode != "ticket" {
+		return fmt.Errorf("demo: --mode %q: must be session or ticket", *mode)
+	}
 	site := demoSite{host: "127.0.0.1", basePort: *port}
 
 	dir, err := os.MkdirTemp("", "qlik-oidc-bridge-demo-")
@@ -75,10 +82,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			CookieName:            "X-Qlik-Session-bi",
 			CookieDomain:          "qlik.localhost",
 			AuthModuleRedirectURI: site.bridgeURL() + "/login",
+			LogoutRedirectURI:     site.bridgeURL() + "/logout",
 		}},
 	})
 	if err != nil {
-		return fmt.Errorf("demo: qlik simulator: %w", err)
+		return fmt.Errorf("demo: qlik simulator: %w%s", err, portHint(err))
 	}
 	defer qps.Close()
 
@@ -97,7 +105,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	idpLn, err := net.Listen("tcp", site.addr(2))
 	if err != nil {
-		return fmt.Errorf("demo: identity provider: %w", err)
+		return fmt.Errorf("demo: identity provider: %w%s", err, portHint(err))
 	}
 	idpSrv := &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
 	go idpSrv.Serve(idpLn)
@@ -132,7 +140,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		return fmt.Errorf("demo: bridge: %w", err)
+		return fmt.Errorf("demo: bridge: %w%s", err, portHint(err))
 	}
 
 	printDemo(stdout, site)
@@ -171,9 +179,20 @@ func printDemo(w io.Writer, site demoSite) {
 		fmt.Fprintf(w, "    %-6s / %-8s %s\n", u.Username, u.Password, groups)
 	}
 	fmt.Fprintf(w, `
+  "Log out" on the Qlik page ends the Qlik session and, through the bridge's /logout,
+  the identity provider's session too.
+
   The parts: Qlik (simulated) %s, bridge %s, identity provider %s.
   Browsers resolve *.localhost to this machine; for curl use -L with a cookie jar.
 `, site.qlikURL(), site.bridgeURL(), site.idpURL())
+}
+
+// portHint suggests another port when one is taken.
+func portHint(err error) string {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return " (another program uses the port: try --port with another first port)"
+	}
+	return ""
 }
 
 func randomString() string {
