@@ -29,6 +29,10 @@ func (s *Server) login(c echo.Context) error {
 		}
 		targetID := q.Get("targetId")
 		if !validTargetID(targetID) {
+			if targetID != "" {
+				s.log.Info("targetId dropped: not an id Qlik sends; the login lands on the hub",
+					"request_id", requestID(c))
+			}
 			targetID = ""
 		}
 		st = loginState{Proxy: p.cfg.Prefix, FromQlik: true, Node: node, TargetID: targetID}

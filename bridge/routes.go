@@ -87,6 +87,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	p := page{Status: status, Title: http.StatusText(status),
 		Message: "This address is not part of the Qlik login."}
+	if status == http.StatusMethodNotAllowed {
+		p.Message = "This address of the Qlik login does not take that kind of request."
+	}
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "err", err)
 		p.Message = "The login could not be completed because of an internal error."
