@@ -90,10 +90,13 @@ func (s *Server) callback(c echo.Context) error {
 
 	// Map the claims to a Qlik identity and apply the access rules.
 	id, err := s.identify(idpCtx, p, login)
-	if errors.Is(err, oidc.ErrUserinfo) {
-		return s.idpFailure(c, st, err)
+	if errors.Is(err, oidc.ErrUserinfo) || errors.Is(err, oidc.ErrVerify) {
+		return s.idpFailure(c, st, err) // userinfo, or an access token that does not verify
 	}
 	if err != nil {
+		if st.Script != nil {
+			return s.scriptRefused(c, p, st, login.Subject, err)
+		}
 		return s.refused(c, p, login.Subject, err)
 	}
 

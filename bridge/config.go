@@ -2,16 +2,21 @@ package bridge
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/qlik-oidc-bridge/qlik-oidc-bridge/oidc"
 )
 
 // Environment variables that supply secrets instead of the configuration file.
@@ -33,6 +38,7 @@ type Config struct {
 	CookieKeysFile string        `yaml:"cookie_keys_file"`
 	FlowLifetime   time.Duration `yaml:"flow_lifetime"`
 	Logout         LogoutConfig  `yaml:"logout"`
+	Scripts        ScriptsConfig `yaml:"scripts"`
 	Log            LogConfig     `yaml:"log"`
 
 	keys [][]byte
@@ -68,6 +74,17 @@ type OIDCConfig struct {
 	Userinfo         string        `yaml:"userinfo"`
 	Leeway           time.Duration `yaml:"leeway"`
 	Timeout          time.Duration `yaml:"timeout"`
+	// PrivateKeyFile is the PEM key (and certificate) of auth_method private_key_jwt;
+	// PrivateKeyID is the kid its assertions carry ("" derives one, see oidc.ParseClientKey).
+	PrivateKeyFile string `yaml:"private_key_file"`
+	PrivateKeyID   string `yaml:"private_key_id"`
+	// AccessTokenClaims adds the claims of a JWT access token, verified against the
+	// issuer's keys, after those of the ID token and userinfo.
+	AccessTokenClaims bool `yaml:"access_token_claims"`
+	// Tenants turns on Entra ID's multi-tenant mode (see oidc.Config.Tenants).
+	Tenants []string `yaml:"tenants"`
+
+	clientKey *oidc.ClientKey
 }
 
 // QlikConfig describes the Qlik Sense site.
@@ -180,13 +197,20 @@ func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config: the file is empty; start from config.example.yaml")
+		}
+		// yaml names Go types ("in type bridge.OIDCConfig"); the setting's line is enough.
+		msg := goTypeName.ReplaceAllString(err.Error(), "")
+		return nil, fmt.Errorf("config: %s", msg)
 	}
 	if err := c.complete(); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
+
+var goTypeName = regexp.MustCompile(` in type [a-z]+\.[A-Za-z]+`)
 
 // complete reads secrets, fills defaults and validates, reporting every problem at once.
 func (c *Config) complete() error {
@@ -214,6 +238,7 @@ func (c *Config) complete() error {
 		p.add("flow_lifetime", "must be between 1m and 1h")
 	}
 	c.Log.check(p)
+	c.Scripts.check(p, c.Qlik.VirtualProxies)
 	if u := c.Logout.PostLogoutRedirectURI; u != "" {
 		if pu, ok := p.absURL("logout.post_logout_redirect_uri", u, true); ok &&
 			!newTargetPolicy(&c.Qlik).origins[origin(pu)] &&
@@ -293,8 +318,14 @@ func (s *ServerConfig) check(p *problems) {
 		u.Path = strings.TrimSuffix(u.Path, "/")
 		s.public = u
 	}
-	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+	switch {
+	case (s.TLS.CertFile == "") != (s.TLS.KeyFile == ""):
 		p.add("server.tls", "set both cert_file and key_file, or neither")
+	case s.TLS.CertFile != "":
+		if _, err := tls.LoadX509KeyPair(s.TLS.CertFile, s.TLS.KeyFile); err != nil {
+			p.add("server.tls", fmt.Sprintf("cert_file %s and key_file %s: %v",
+				s.TLS.CertFile, s.TLS.KeyFile, err))
+		}
 	}
 }
 
@@ -316,15 +347,17 @@ func (o *OIDCConfig) check(p *problems) {
 	if o.ClientID == "" {
 		p.add("oidc.client_id", "required: the client id registered at the identity provider")
 	}
-	if o.ClientSecret == "" {
-		p.add("oidc.client_secret", "required: set it here, in oidc.client_secret_file or in "+
-			EnvClientSecret)
-	}
 	switch o.AuthMethod {
-	case "", "client_secret_basic", "client_secret_post":
+	case "", oidc.AuthMethodBasic, oidc.AuthMethodPost:
+		if o.ClientSecret == "" {
+			p.add("oidc.client_secret", "required: set it here, in oidc.client_secret_file "+
+				"or in "+EnvClientSecret)
+		}
+	case oidc.AuthMethodPrivateKeyJWT:
+		o.readClientKey(p)
 	default:
-		p.add("oidc.auth_method", "must be client_secret_basic, client_secret_post or empty "+
-			"(taken from the provider's discovery document)")
+		p.add("oidc.auth_method", "must be client_secret_basic, client_secret_post, "+
+			"private_key_jwt or empty (taken from the provider's discovery document)")
 	}
 	for _, alg := range o.SigningAlgs {
 		if strings.EqualFold(alg, "none") {
@@ -348,6 +381,22 @@ func (o *OIDCConfig) check(p *problems) {
 		if _, err := os.Stat(o.CAFile); err != nil {
 			p.add("oidc.ca_file", err.Error())
 		}
+	}
+}
+
+// readClientKey reads the key of private_key_jwt.
+func (o *OIDCConfig) readClientKey(p *problems) {
+	if o.PrivateKeyFile == "" {
+		p.add("oidc.private_key_file", "required by private_key_jwt: the PEM private key "+
+			"whose certificate or public key is registered at the identity provider")
+		return
+	}
+	b, err := os.ReadFile(o.PrivateKeyFile)
+	if err == nil {
+		o.clientKey, err = oidc.ParseClientKey(b, o.PrivateKeyID)
+	}
+	if err != nil {
+		p.add("oidc.private_key_file", err.Error())
 	}
 }
 

@@ -99,6 +99,9 @@ func TestConfigProblems(t *testing.T) {
 		{"bad key", testKey, "c2hvcnQ=", "cookie_keys[0]: must be 32 random bytes"},
 		{"directory twice", "user_directory: CORP}", "user_directory: CORP, user_directory_claim: d}",
 			"either user_directory"},
+		{"garbage TLS files", `server: {public_url: "https://login.example.com"}`,
+			`server: {public_url: "https://login.example.com", tls: {cert_file: ` +
+				`config_test.go, key_file: config_test.go}}`, "server.tls: cert_file config_test.go"},
 		{"same site none over https", "mode: session", "mode: session\n      same_site: none", ""},
 		{"same site none over http", "https://qs.example.com/bi/",
 			"http://qs.example.com/bi/\n      same_site: none", "same_site: none needs Qlik over https"},
@@ -131,5 +134,15 @@ func TestConfigSecretsFromEnvironment(t *testing.T) {
 	}
 	if s := cfg.OIDC.ClientSecret.String(); strings.Contains(s, "from-env") {
 		t.Errorf("Secret.String() = %q reveals the secret", s)
+	}
+}
+
+func TestConfigMessagesForPeople(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(minimalConfig(t), "mapping: {", "mapping: {colour: red, ", 1)))
+	if err == nil || strings.Contains(err.Error(), "bridge.") {
+		t.Errorf("unknown key: %v; want no Go type name", err)
+	}
+	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "the file is empty") {
+		t.Errorf("empty file: %v", err)
 	}
 }

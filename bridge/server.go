@@ -113,6 +113,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		ExtraAudiences: cfg.OIDC.ExtraAudiences,
 		SigningAlgs:    cfg.OIDC.SigningAlgs,
 		AuthMethod:     cfg.OIDC.AuthMethod,
+		ClientKey:      cfg.OIDC.clientKey,
+		Tenants:        cfg.OIDC.Tenants,
 		Leeway:         cfg.OIDC.Leeway,
 		HTTPClient:     idp,
 		Now:            s.now,

@@ -57,8 +57,12 @@ type Config struct {
 	// Required.
 	ClientID string
 	// ClientSecret authenticates the client at the token endpoint, and is the HMAC key when
-	// HS256 is listed in SigningAlgs. Required. It never appears in an error.
+	// HS256 is listed in SigningAlgs. Required, except with AuthMethodPrivateKeyJWT. It
+	// never appears in an error.
 	ClientSecret string
+	// ClientKey signs the client assertion of AuthMethodPrivateKeyJWT, and is required by
+	// that method and refused with the others. Nil means no key.
+	ClientKey *ClientKey
 	// RedirectURL is the absolute callback URL registered at the provider. Required.
 	RedirectURL string
 	// Scopes are requested at the authorization endpoint. "openid" is added when missing;
@@ -73,14 +77,22 @@ type Config struct {
 	// HS256 is allowed only when listed here: the token is then checked with ClientSecret
 	// as the HMAC key (at least 32 bytes), never with a key from the provider's JWKS.
 	SigningAlgs []string
-	// AuthMethod is how the client authenticates at the token endpoint: AuthMethodBasic or
-	// AuthMethodPost. Empty picks from discovery's token_endpoint_auth_methods_supported,
-	// basic preferred, basic when the list is absent. It is never found by trial, since a
-	// failed attempt would spend the single-use code.
+	// AuthMethod is how the client authenticates at the token endpoint: AuthMethodBasic,
+	// AuthMethodPost or AuthMethodPrivateKeyJWT. Empty picks from discovery's
+	// token_endpoint_auth_methods_supported, basic preferred, basic when the list is
+	// absent; private_key_jwt is used only when named here. It is never found by trial,
+	// since a failed attempt would spend the single-use code.
 	AuthMethod string
 	// Leeway is the clock skew allowed for exp and for an iat in the future; zero means
 	// DefaultLeeway. More than MaxLeeway, or a negative value, is a configuration error.
 	Leeway time.Duration
+	// Tenants turns on the multi-tenant mode of Microsoft Entra ID: Issuer is then the
+	// "organizations" or "common" form, such as
+	// https://login.microsoftonline.com/organizations/v2.0, whose discovery document must
+	// announce https://login.microsoftonline.com/{tenantid}/v2.0. An ID token is accepted
+	// only when its tid is one of Tenants (tenant ids, GUIDs) and its iss is that issuer
+	// with {tenantid} replaced by the tid. Nil keeps the exact comparison of the issuer.
+	Tenants []string
 	// HTTPClient makes every call to the provider: discovery, keys, token and userinfo.
 	// Nil means a client with connect, handshake and overall timeouts.
 	HTTPClient *http.Client
@@ -93,6 +105,10 @@ type settings struct {
 	Config
 	audiences map[string]bool // ClientID and ExtraAudiences
 	hs256     bool
+	tenants   map[string]bool // lowercase; empty outside the multi-tenant mode
+	// tenantIssuer is the issuer discovery announces in the multi-tenant mode, with
+	// tenantPlaceholder where a token's iss has its tid.
+	tenantIssuer string
 }
 
 // validate checks cfg and returns it with defaults filled in, without changing cfg.
@@ -103,17 +119,11 @@ func (cfg Config) validate() (*settings, error) {
 	if cfg.ClientID == "" {
 		return nil, configError("ClientID is required")
 	}
-	if cfg.ClientSecret == "" {
-		return nil, configError("ClientSecret is required (client_secret_basic or _post)")
-	}
 	if err := checkRedirectURL(cfg.RedirectURL); err != nil {
 		return nil, err
 	}
-	switch cfg.AuthMethod {
-	case "", AuthMethodBasic, AuthMethodPost:
-	default:
-		return nil, configError("AuthMethod must be " + AuthMethodBasic + ", " +
-			AuthMethodPost + " or empty, not " + quote(cfg.AuthMethod))
+	if err := cfg.checkClientAuth(); err != nil {
+		return nil, err
 	}
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
 		return nil, configError("Leeway must be between 0 and " + MaxLeeway.String() +
@@ -123,8 +133,35 @@ func (cfg Config) validate() (*settings, error) {
 	if err := s.fillAlgs(); err != nil {
 		return nil, err
 	}
+	if err := s.fillTenants(); err != nil {
+		return nil, err
+	}
 	s.fillDefaults()
 	return s, nil
+}
+
+// checkClientAuth checks that the credentials fit AuthMethod.
+func (cfg Config) checkClientAuth() error {
+	switch cfg.AuthMethod {
+	case "", AuthMethodBasic, AuthMethodPost:
+		if cfg.ClientSecret == "" {
+			return configError("ClientSecret is required (client_secret_basic or _post)")
+		}
+		if cfg.ClientKey != nil {
+			return configError("ClientKey is used only with AuthMethod " +
+				AuthMethodPrivateKeyJWT)
+		}
+	case AuthMethodPrivateKeyJWT:
+		if cfg.ClientKey == nil || cfg.ClientKey.signer == nil {
+			return configError("AuthMethod must be " + AuthMethodBasic + " or " +
+				AuthMethodPost + " when no ClientKey is set: " + AuthMethodPrivateKeyJWT +
+				" signs with ClientKey")
+		}
+	default:
+		return configError("AuthMethod must be " + AuthMethodBasic + ", " + AuthMethodPost +
+			", " + AuthMethodPrivateKeyJWT + " or empty, not " + quote(cfg.AuthMethod))
+	}
+	return nil
 }
 
 // fillAlgs checks SigningAlgs against the algorithms this package can verify.

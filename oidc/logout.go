@@ -25,13 +25,16 @@ type LogoutToken struct {
 // in the future nor older than ten minutes, the logout event, no nonce, a sub or a sid, and
 // a jti not seen before.
 func (rp *RelyingParty) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
-	token, err := rp.verifier.Verify(ctx, raw)
+	token, err := rp.idTokenVerifier().Verify(ctx, raw)
 	if err != nil {
 		return nil, rp.tokenError(raw, err)
 	}
 	claims, err := decodeClaims(token)
 	if err != nil {
 		return nil, verifyError("claims", err.Error(), err)
+	}
+	if err := rp.cfg.checkTenant(claims, "logout token"); err != nil {
+		return nil, err
 	}
 	if err := rp.checkAudience(claims); err != nil {
 		return nil, err

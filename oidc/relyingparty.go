@@ -21,13 +21,18 @@ type RelyingParty struct {
 	provider   *gooidc.Provider
 	oauth      oauth2.Config
 	verifier   *gooidc.IDTokenVerifier
-	authMethod string
-	endSession string
-	seen       jtiCache // logout token ids already used
+	atVerifier *gooidc.IDTokenVerifier // for JWT access tokens; nil when no alg fits
+	// tenantVerifier skips the issuer check for settings.checkTenant; nil outside the
+	// multi-tenant mode.
+	tenantVerifier *gooidc.IDTokenVerifier
+	authMethod     string
+	endSession     string
+	seen           jtiCache // logout token ids already used
 }
 
 // discovery holds the fields of the discovery document that go-oidc does not expose.
 type discovery struct {
+	Issuer      string   `json:"issuer"`
 	JWKSURL     string   `json:"jwks_uri"`
 	EndSession  string   `json:"end_session_endpoint"`
 	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
@@ -67,35 +72,47 @@ func New(ctx context.Context, cfg Config) (*RelyingParty, error) {
 
 	endpoint := provider.Endpoint()
 	endpoint.AuthStyle = oauth2.AuthStyleInHeader // never AutoDetect: it retries, spending the code
-	if method == AuthMethodPost {
+	secret := s.ClientSecret
+	switch method {
+	case AuthMethodPost:
 		endpoint.AuthStyle = oauth2.AuthStyleInParams
+	case AuthMethodPrivateKeyJWT:
+		endpoint.AuthStyle = oauth2.AuthStyleInParams // client_id only; the assertion is added
+		secret = ""
 	}
+	keys := keySet(s, meta.JWKSURL)
 	return &RelyingParty{
 		cfg:      s,
 		provider: provider,
 		oauth: oauth2.Config{
 			ClientID:     s.ClientID,
-			ClientSecret: s.ClientSecret,
+			ClientSecret: secret,
 			RedirectURL:  s.RedirectURL,
 			Scopes:       s.Scopes,
 			Endpoint:     endpoint,
 		},
-		verifier:   newVerifier(s, meta.JWKSURL),
-		authMethod: method,
-		endSession: meta.EndSession,
+		verifier:       newVerifier(s, keys, false),
+		atVerifier:     newAccessTokenVerifier(s, keys),
+		tenantVerifier: newTenantVerifier(s, keys),
+		authMethod:     method,
+		endSession:     meta.EndSession,
 	}, nil
 }
 
 // discover loads and checks the discovery document.
 func discover(ctx context.Context, s *settings) (*gooidc.Provider, discovery, error) {
 	var meta discovery
-	provider, err := gooidc.NewProvider(gooidc.ClientContext(ctx, s.HTTPClient), s.Issuer)
+	ctx = s.discoveryContext(gooidc.ClientContext(ctx, s.HTTPClient))
+	provider, err := gooidc.NewProvider(ctx, s.Issuer)
 	if err != nil {
 		return nil, meta, discoveryError(s.Issuer, err)
 	}
 	if err := provider.Claims(&meta); err != nil {
 		return nil, meta, newError(ErrDiscovery, "discovery", msgDiscovery,
 			"cannot decode the discovery document: "+err.Error(), err)
+	}
+	if err := s.checkTenantDiscovery(meta.Issuer); err != nil {
+		return nil, meta, err
 	}
 	if err := checkEndpoints(provider, meta); err != nil {
 		return nil, meta, err
@@ -159,8 +176,9 @@ func pickAuthMethod(configured string, supported []string) (string, error) {
 	}
 	return "", newError(ErrDiscovery, "auth_method", msgDiscovery,
 		fmt.Sprintf("the provider supports none of %s, %s at the token endpoint (it lists %q); "+
-			"allow one of them for this client at the provider, or set the auth method",
-			AuthMethodBasic, AuthMethodPost, supported), nil)
+			"allow one of them for this client at the provider, or set the auth method "+
+			"(%s needs a client key)", AuthMethodBasic, AuthMethodPost, supported,
+			AuthMethodPrivateKeyJWT), nil)
 }
 
 // AuthCodeURL returns the provider's authorization URL for a new login, carrying state,
@@ -180,7 +198,12 @@ func (rp *RelyingParty) Exchange(ctx context.Context, code, verifier, nonce stri
 			"Exchange needs a code, a PKCE verifier and a nonce", nil)
 	}
 	ctx = gooidc.ClientContext(ctx, rp.cfg.HTTPClient)
-	token, err := rp.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	opts, err := rp.clientAuthOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, oauth2.VerifierOption(verifier))
+	token, err := rp.oauth.Exchange(ctx, code, opts...)
 	if err != nil {
 		return nil, exchangeError(err, code, rp.cfg.ClientSecret)
 	}
@@ -219,7 +242,9 @@ func exchangeError(err error, code, secret string) error {
 	detail := fmt.Sprintf("token endpoint answered %d, error %s", status, quote(re.ErrorCode))
 	if re.ErrorDescription != "" {
 		desc := strings.ReplaceAll(re.ErrorDescription, code, "[code]")
-		desc = strings.ReplaceAll(desc, secret, "[secret]")
+		if secret != "" {
+			desc = strings.ReplaceAll(desc, secret, "[secret]")
+		}
 		detail += ", description " + quote(desc)
 	}
 	message := msgRefused

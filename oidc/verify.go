@@ -20,11 +20,19 @@ import (
 const hs256Hint = "configure the client at the IdP to sign ID tokens with RS256 " +
 	"(or list HS256 in the signing algorithms to check them with the client secret)"
 
+// keySet returns the provider's JWKS, fetched when first needed and on an unknown kid.
+func keySet(s *settings, jwksURL string) gooidc.KeySet {
+	return gooidc.NewRemoteKeySet(gooidc.ClientContext(context.Background(), s.HTTPClient),
+		jwksURL)
+}
+
 // newVerifier builds go-oidc's verifier over the provider's JWKS, and over the client
 // secret for HS256 when that is listed. Expiry is checked by checkTimes, with Leeway.
-func newVerifier(s *settings, jwksURL string) *gooidc.IDTokenVerifier {
-	keyCtx := gooidc.ClientContext(context.Background(), s.HTTPClient)
-	var keys gooidc.KeySet = gooidc.NewRemoteKeySet(keyCtx, jwksURL)
+//
+// In the multi-tenant mode it refuses every token unless skipIssuer is set, and a caller
+// that sets it must call settings.checkTenant (see idTokenVerifier).
+func newVerifier(s *settings, jwks gooidc.KeySet, skipIssuer bool) *gooidc.IDTokenVerifier {
+	keys := jwks
 	if s.hs256 {
 		algs := make([]jose.SignatureAlgorithm, len(s.SigningAlgs))
 		for i, alg := range s.SigningAlgs {
@@ -32,10 +40,14 @@ func newVerifier(s *settings, jwksURL string) *gooidc.IDTokenVerifier {
 		}
 		keys = &secretKeySet{jwks: keys, secret: []byte(s.ClientSecret), algs: algs}
 	}
+	if s.tenantIssuer != "" && !skipIssuer {
+		keys = refuseAll{}
+	}
 	return gooidc.NewVerifier(s.Issuer, keys, &gooidc.Config{
 		ClientID:             s.ClientID,
 		SupportedSigningAlgs: s.SigningAlgs,
 		SkipExpiryCheck:      true,
+		SkipIssuerCheck:      skipIssuer,
 		Now:                  s.Now,
 	})
 }
@@ -69,7 +81,7 @@ func (k *secretKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte,
 // is checked here, on claims decoded once.
 func (rp *RelyingParty) verify(ctx context.Context, raw, nonce string) (
 	map[string]any, time.Time, error) {
-	token, err := rp.verifier.Verify(ctx, raw)
+	token, err := rp.idTokenVerifier().Verify(ctx, raw)
 	if err != nil {
 		return nil, time.Time{}, rp.tokenError(raw, err)
 	}
@@ -77,11 +89,14 @@ func (rp *RelyingParty) verify(ctx context.Context, raw, nonce string) (
 	if err != nil {
 		return nil, time.Time{}, verifyError("claims", err.Error(), err)
 	}
+	if err := rp.cfg.checkTenant(claims, "ID token"); err != nil {
+		return nil, time.Time{}, err
+	}
 
 	if err := rp.checkAudience(claims); err != nil {
 		return nil, time.Time{}, err
 	}
-	expiry, err := rp.checkTimes(claims)
+	expiry, err := rp.checkTimes(claims, "ID token")
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -179,19 +194,20 @@ func (rp *RelyingParty) checkAudience(claims map[string]any) error {
 }
 
 // checkTimes requires exp and refuses a token expired beyond Leeway, an iat in the future
-// beyond Leeway and an nbf more than five minutes ahead (go-oidc's allowance).
-func (rp *RelyingParty) checkTimes(claims map[string]any) (time.Time, error) {
+// beyond Leeway and an nbf more than five minutes ahead (go-oidc's allowance). what names
+// the token in errors, e.g. "ID token".
+func (rp *RelyingParty) checkTimes(claims map[string]any, what string) (time.Time, error) {
 	now, leeway := rp.cfg.Now(), rp.cfg.Leeway
 	exp, present, err := numericDate(claims, "exp")
 	if err != nil {
 		return time.Time{}, verifyError("exp_invalid", err.Error(), nil)
 	}
 	if !present {
-		return time.Time{}, verifyError("exp_missing", "the ID token has no exp", nil)
+		return time.Time{}, verifyError("exp_missing", "the "+what+" has no exp", nil)
 	}
 	if now.After(exp.Add(leeway)) {
-		return time.Time{}, verifyError("expired", fmt.Sprintf("the ID token expired at %s, "+
-			"%s ago, beyond the leeway of %s", exp.UTC().Format(time.RFC3339), now.Sub(exp),
+		return time.Time{}, verifyError("expired", fmt.Sprintf("the %s expired at %s, "+
+			"%s ago, beyond the leeway of %s", what, exp.UTC().Format(time.RFC3339), now.Sub(exp),
 			leeway), nil)
 	}
 
@@ -200,8 +216,8 @@ func (rp *RelyingParty) checkTimes(claims map[string]any) (time.Time, error) {
 		return time.Time{}, verifyError("iat_invalid", err.Error(), nil)
 	}
 	if present && iat.After(now.Add(leeway)) {
-		return time.Time{}, verifyError("iat_future", fmt.Sprintf("the ID token was issued "+
-			"%s in the future, beyond the leeway of %s; check the clocks", iat.Sub(now),
+		return time.Time{}, verifyError("iat_future", fmt.Sprintf("the %s was issued "+
+			"%s in the future, beyond the leeway of %s; check the clocks", what, iat.Sub(now),
 			leeway), nil)
 	}
 
@@ -210,8 +226,8 @@ func (rp *RelyingParty) checkTimes(claims map[string]any) (time.Time, error) {
 		return time.Time{}, verifyError("nbf_invalid", err.Error(), nil)
 	}
 	if present && nbf.After(now.Add(nbfLeeway)) {
-		return time.Time{}, verifyError("nbf_future", fmt.Sprintf("the ID token is not valid "+
-			"for another %s; check the clocks", nbf.Sub(now)), nil)
+		return time.Time{}, verifyError("nbf_future", fmt.Sprintf("the %s is not valid "+
+			"for another %s; check the clocks", what, nbf.Sub(now)), nil)
 	}
 	return exp, nil
 }

@@ -25,7 +25,10 @@ const usage = `qlik-oidc-bridge logs users in to Qlik Sense with an OpenID Conne
 Usage:
   qlik-oidc-bridge serve --config FILE   run the bridge
   qlik-oidc-bridge check --config FILE   validate a configuration and reach the IdP and Qlik
+  qlik-oidc-bridge map [flags]           dry run: what a login's claims become in Qlik
   qlik-oidc-bridge demo [flags]          run a self-contained demo on this machine
+  qlik-oidc-bridge login --bridge URL    sign in and print a Qlik session for scripts
+  qlik-oidc-bridge logout --bridge URL   end the Qlik session that login keeps
   qlik-oidc-bridge keygen                print a new cookie key
   qlik-oidc-bridge version               print the version
 
@@ -38,6 +41,10 @@ func main() {
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "qlik-oidc-bridge:", err)
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
 		os.Exit(1)
 	}
 }
@@ -53,10 +60,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args, stderr)
 	case "check":
 		return check(ctx, args, stdout, stderr)
+	case "map":
+		return mapCommand(args, stdout, stderr)
 	case "demo":
 		return demo(ctx, args, stdout, stderr)
 	case "keygen":
 		return keygen(stdout)
+	case "login":
+		return login(ctx, args, stdout, stderr)
+	case "logout":
+		return logoutCommand(ctx, args, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "qlik-oidc-bridge", buildVersion())
 		return nil

@@ -33,11 +33,13 @@ type metadata struct {
 	RequestParameter      bool     `json:"request_parameter_supported"`
 	RequestURIParameter   bool     `json:"request_uri_parameter_supported"`
 	IssParameter          bool     `json:"authorization_response_iss_parameter_supported"`
+	// DeviceAuthorizationEndpoint is set when Config.DeviceFlow is (RFC 8628, 4).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 // serveDiscovery publishes the provider metadata.
 func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, metadata{
+	m := metadata{
 		Issuer:                p.issuer,
 		AuthorizationEndpoint: p.endpoint(authorizePath),
 		TokenEndpoint:         p.endpoint(tokenPath),
@@ -54,5 +56,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		CodeChallengeMethods:  []string{"S256"},
 		ClaimsSupported:       p.claimsSupported(),
 		IssParameter:          true,
-	})
+	}
+	p.announceDevice(&m)
+	writeJSON(w, http.StatusOK, m)
 }

@@ -96,6 +96,20 @@ type Config struct {
 	// EditUserinfo, when not nil, changes the userinfo claims before they
 	// are sent. Nil sends them unchanged.
 	EditUserinfo func(claims map[string]any)
+
+	// DeviceFlow turns on the device authorization grant (RFC 8628):
+	// discovery names the device authorization endpoint, the user code page
+	// is served at /device and the token endpoint takes device codes. False
+	// offers none of it.
+	DeviceFlow bool
+
+	// DeviceCodeLifetime is how long a device code and its user code are
+	// valid. Zero means 10 minutes.
+	DeviceCodeLifetime time.Duration
+
+	// DevicePollInterval is the interval a device must wait between polls;
+	// a faster poll gets slow_down and adds 5 seconds. Zero means 5 seconds.
+	DevicePollInterval time.Duration
 }
 
 // Provider is an OpenID provider that keeps its state in memory. It is an
@@ -113,6 +127,7 @@ type Provider struct {
 	key      *rsa.PrivateKey
 	kid      string
 	store    store
+	devices  deviceStore
 }
 
 // account is a User prepared for use: the subject filled in and the
@@ -145,6 +160,9 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	if err := p.setKey(cfg.Key); err != nil {
+		return nil, err
+	}
+	if err := p.setDevice(); err != nil {
 		return nil, err
 	}
 	p.store.init()
@@ -313,7 +331,11 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case loginPath:
 		allow(w, r, p.serveLogin, http.MethodPost)
 	case tokenPath:
-		allow(w, r, p.serveToken, http.MethodPost)
+		allow(w, r, p.serveTokenEndpoint, http.MethodPost)
+	case deviceAuthPath:
+		allow(w, r, p.serveDeviceAuthorization, http.MethodPost)
+	case devicePath:
+		allow(w, r, p.serveDevicePage, http.MethodGet, http.MethodPost)
 	case userinfoPath:
 		allow(w, r, p.serveUserinfo, http.MethodGet, http.MethodPost)
 	case logoutPath:

@@ -20,7 +20,7 @@ import (
 )
 
 // StartTimeout bounds how long StartOIDCProvider waits for the provider to listen.
-const StartTimeout = 20 * time.Second
+const StartTimeout = 60 * time.Second // Node starts slowly beside a -race build
 
 // Client is an OAuth client registered at the provider, in oidc-provider's client metadata.
 // The zero value is a client without an id, which the provider refuses to start with.
