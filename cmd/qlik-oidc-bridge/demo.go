@@ -93,8 +93,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The identity provider.
 	secret := randomString()
 	idp, err := oidctest.New(oidctest.Config{
-		Issuer: site.idpURL(),
-		Users:  oidctest.DemoUsers(),
+		Issuer:     site.idpURL(),
+		Users:      oidctest.DemoUsers(),
+		DeviceFlow: true,
 		Clients: []oidctest.Client{{
 			ID: "qlik-oidc-bridge", Secret: secret,
 			RedirectURIs: []string{site.bridgeURL() + "/callback"},
@@ -179,10 +180,14 @@ func printDemo(w io.Writer, site demoSite) {
 		fmt.Fprintf(w, "    %-6s / %-8s %s\n", u.Username, u.Password, groups)
 	}
 	fmt.Fprintf(w, `
+  A session for scripts (curl, PowerShell) without a browser on the command's machine:
+
+    go run ./cmd/qlik-oidc-bridge login --bridge %[2]s --device
+
   "Log out" on the Qlik page ends the Qlik session and, through the bridge's /logout,
   the identity provider's session too.
 
-  The parts: Qlik (simulated) %s, bridge %s, identity provider %s.
+  The parts: Qlik (simulated) %[1]s, bridge %[2]s, identity provider %[3]s.
   Browsers resolve *.localhost to this machine; for curl use -L with a cookie jar.
 `, site.qlikURL(), site.bridgeURL(), site.idpURL())
 }

@@ -161,7 +161,7 @@ func login(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cli := &bridge.ScriptClient{BridgeURL: f.bridge}
+	cli := &bridge.ScriptClient{BridgeURL: f.bridge, HTTPClient: commandClient()}
 	info, err := cli.Info(ctx)
 	if err != nil {
 		return scriptExit(err)
@@ -604,7 +604,7 @@ func logoutCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "No Qlik session is kept for %s\n", bridgeURL)
 		return nil
 	}
-	cli := &bridge.ScriptClient{BridgeURL: bridgeURL}
+	cli := &bridge.ScriptClient{BridgeURL: bridgeURL, HTTPClient: commandClient()}
 	for _, c := range caches {
 		s := c.load()
 		err := cli.Logout(ctx, s)
@@ -669,4 +669,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// commandClient is the command's HTTP client. Like browsers and curl, it resolves every
+// *.localhost name to this machine (RFC 6761), which Go's resolver does not.
+func commandClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	dial := (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil &&
+			strings.HasSuffix(strings.ToLower(host), ".localhost") {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return dial(ctx, network, addr)
+	}
+	return &http.Client{Transport: t, Timeout: 30 * time.Second}
 }
