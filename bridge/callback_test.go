@@ -27,7 +27,8 @@ func TestCallbackBadInput(t *testing.T) {
 			call: func(e *env) result { return e.visit(e.browser, e.bridge.URL+"/callback?code=x") }},
 		{name: "unknown state", status: http.StatusBadRequest, says: "not valid",
 			call: func(e *env) result {
-				return e.visit(e.browser, e.bridge.URL+"/callback?code=x&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+				forged := strings.Repeat("A", 44)
+				return e.visit(e.browser, e.bridge.URL+"/callback?code=x&state="+forged)
 			}},
 		{name: "state from another login", status: http.StatusBadRequest, says: "expired",
 			call: func(e *env) result {

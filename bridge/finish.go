@@ -83,7 +83,8 @@ type ticketResult struct {
 }
 
 // ticket asks for a ticket, on the node Qlik named or else on the first node that answers.
-func (s *Server) ticket(ctx context.Context, p *proxy, st *loginState, id qlik.Identity) (ticketResult, error) {
+func (s *Server) ticket(ctx context.Context, p *proxy, st *loginState,
+	id qlik.Identity) (ticketResult, error) {
 	nodes := p.nodes
 	if st.FromQlik && st.Node < len(nodes) {
 		nodes = nodes[st.Node : st.Node+1]
@@ -134,7 +135,8 @@ func onNodes(p *proxy, call func(n *qlik.Node) error) []error {
 // addSession adds the session to every node of p. It succeeds when one node has it; the
 // others are logged, and a user whose load balancer picks such a node logs in again there.
 // It returns the nodes that took the session, for the log.
-func (s *Server) addSession(ctx context.Context, p *proxy, id qlik.Identity, sessionID string) (string, error) {
+func (s *Server) addSession(ctx context.Context, p *proxy, id qlik.Identity,
+	sessionID string) (string, error) {
 	errs := onNodes(p, func(n *qlik.Node) error {
 		_, err := n.AddSession(ctx, p.cfg.Prefix, id, sessionID)
 		return err

@@ -21,7 +21,8 @@ func (s *Server) login(c echo.Context) error {
 			return render(c, page{Status: http.StatusBadRequest,
 				Title:   "Unknown Qlik proxy",
 				Message: "The link that brought you here names a Qlik proxy this login service does not serve.",
-				Next:    "Open Qlik Sense from its usual address. Administrators: add the proxy node to qlik.virtual_proxies[].nodes.",
+				Next: "Open Qlik Sense from its usual address. Administrators: add the " +
+					"proxy node to qlik.virtual_proxies[].nodes.",
 			})
 		}
 		if s.loopDetected(c) {

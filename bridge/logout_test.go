@@ -96,7 +96,8 @@ func TestBackchannelLogout(t *testing.T) {
 	e.login(e.newBrowser(), e.bridge.URL+"/login", "bob")
 	now := time.Now().Unix()
 	token := func(edit func(map[string]any)) string {
-		c := map[string]any{"iss": e.idpSrv.URL, "aud": "bridge", "iat": now, "jti": t.Name() + url.QueryEscape(time.Now().String()),
+		c := map[string]any{"iss": e.idpSrv.URL, "aud": "bridge", "iat": now,
+			"jti": t.Name() + url.QueryEscape(time.Now().String()),
 			"sub": "sub-alice", "events": map[string]any{
 				"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}}
 		if edit != nil {
