@@ -160,7 +160,7 @@ func (rp *RelyingParty) PollDevice(ctx context.Context, deviceCode string) (*Log
 		return nil, err
 	}
 	ctx = gooidc.ClientContext(ctx, rp.cfg.HTTPClient)
-	claims, expiry, err := rp.verifyWithoutNonce(ctx, raw)
+	claims, expiry, err := rp.verifyIDToken(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -287,32 +287,4 @@ func (rp *RelyingParty) deviceError(what string, status int, body []byte, device
 		return newError(ErrProvider, r.Code, msgCode, detail, nil)
 	}
 	return newError(ErrProvider, "token_endpoint", msgRefused, detail, nil)
-}
-
-// verifyWithoutNonce checks an ID token of the device grant: the steps of verify, except the
-// nonce, which no device authorization request carries. It must keep in step with verify.
-func (rp *RelyingParty) verifyWithoutNonce(ctx context.Context, raw string) (
-	map[string]any, time.Time, error) {
-	token, err := rp.idTokenVerifier().Verify(ctx, raw)
-	if err != nil {
-		return nil, time.Time{}, rp.tokenError(raw, err)
-	}
-	claims, err := decodeClaims(token)
-	if err != nil {
-		return nil, time.Time{}, verifyError("claims", err.Error(), err)
-	}
-	if err := rp.cfg.checkTenant(claims, "ID token"); err != nil {
-		return nil, time.Time{}, err
-	}
-	if err := rp.checkAudience(claims); err != nil {
-		return nil, time.Time{}, err
-	}
-	expiry, err := rp.checkTimes(claims, "ID token")
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if sub, _ := claims["sub"].(string); sub == "" {
-		return nil, time.Time{}, verifyError("sub_missing", "the ID token has no sub", nil)
-	}
-	return claims, expiry, nil
 }

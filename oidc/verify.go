@@ -76,10 +76,25 @@ func (k *secretKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte,
 	return jws.Verify(k.secret)
 }
 
-// verify checks the ID token and returns its claims and expiry. go-oidc checks the
-// signature, the algorithm, the issuer and that ClientID is among the audiences; the rest
-// is checked here, on claims decoded once.
+// verify checks the ID token of the code flow, nonce included, and returns its claims and
+// expiry.
 func (rp *RelyingParty) verify(ctx context.Context, raw, nonce string) (
+	map[string]any, time.Time, error) {
+	claims, expiry, err := rp.verifyIDToken(ctx, raw)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := checkNonce(claims, nonce); err != nil {
+		return nil, time.Time{}, err
+	}
+	return claims, expiry, nil
+}
+
+// verifyIDToken checks an ID token in every way but the nonce, which the caller checks
+// where its flow has one (the device grant has none). go-oidc checks the signature, the
+// algorithm, the issuer and that ClientID is among the audiences; the rest is checked here,
+// on claims decoded once.
+func (rp *RelyingParty) verifyIDToken(ctx context.Context, raw string) (
 	map[string]any, time.Time, error) {
 	token, err := rp.idTokenVerifier().Verify(ctx, raw)
 	if err != nil {
@@ -92,15 +107,11 @@ func (rp *RelyingParty) verify(ctx context.Context, raw, nonce string) (
 	if err := rp.cfg.checkTenant(claims, "ID token"); err != nil {
 		return nil, time.Time{}, err
 	}
-
 	if err := rp.checkAudience(claims); err != nil {
 		return nil, time.Time{}, err
 	}
 	expiry, err := rp.checkTimes(claims, "ID token")
 	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if err := checkNonce(claims, nonce); err != nil {
 		return nil, time.Time{}, err
 	}
 	if sub, _ := claims["sub"].(string); sub == "" {
