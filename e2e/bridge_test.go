@@ -34,11 +34,12 @@ type site struct {
 var siteHosts = []string{"qlik.localhost", "login.qlik.localhost"}
 
 func startSite(t *testing.T, mode string) *site {
-	return startSiteWith(t, mode, "")
+	return startSiteWith(t, mode, "", nil)
 }
 
-// startSiteWith starts a site whose bridge configuration ends with extra.
-func startSiteWith(t *testing.T, mode, extra string) *site {
+// startSiteWith starts a site whose bridge configuration ends with extra and whose client
+// registration at the provider editClient changes, when not nil.
+func startSiteWith(t *testing.T, mode, extra string, editClient func(*e2eutil.Client)) *site {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,6 +63,9 @@ func startSiteWith(t *testing.T, mode, extra string) *site {
 	client := confidentialClient(s.bridgeURL + "/callback")
 	client.BackchannelLogoutURI = "http://127.0.0.1:" + port + "/backchannel-logout"
 	client.PostLogoutRedirectURIs = []string{s.bridgeURL + "/"}
+	if editClient != nil {
+		editClient(&client)
+	}
 	s.op = testOP(t, client)
 
 	cert, key, root := s.qps.CertFiles()
@@ -260,7 +264,7 @@ func describePage(ctx context.Context) string {
 func TestBrowserLogout(t *testing.T) {
 	e2eutil.RequireE2E(t)
 	t.Parallel()
-	s := startSiteWith(t, "session", "logout: {post_logout_redirect_uri: \"BRIDGE/\"}")
+	s := startSiteWith(t, "session", "logout: {post_logout_redirect_uri: \"BRIDGE/\"}", nil)
 	ctx := s.browserLogin(t, s.qps.BrowserURL()+"/bi/hub/")
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.bridgeURL+"/logout"),

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/qlik-oidc-bridge/qlik-oidc-bridge/bridge"
 	"github.com/qlik-oidc-bridge/qlik-oidc-bridge/e2e/internal/e2eutil"
-	"github.com/qlik-oidc-bridge/qlik-oidc-bridge/qlik/qpstest"
 )
 
 // deviceGrantType is the grant the bridge's client needs at the provider for the device way.
@@ -25,68 +22,9 @@ const deviceGrantType = "urn:ietf:params:oauth:grant-type:device_code"
 // startScriptSite starts a site whose bridge opens Qlik sessions for scripts, with a client
 // at oidc-provider that may use the device authorization grant.
 func startScriptSite(t *testing.T) *site {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	s := &site{bridgeURL: "http://login.qlik.localhost:" + port}
-	s.qps, err = qpstest.Start(qpstest.Config{
-		CertDir:     t.TempDir(),
-		BrowserHost: "qlik.localhost",
-		VirtualProxies: []qpstest.VirtualProxy{{Prefix: "bi", CookieName: "X-Qlik-Session-bi",
-			CookieDomain: "qlik.localhost", AuthModuleRedirectURI: s.bridgeURL + "/login"}},
+	return startSiteWith(t, "session", "scripts: {enabled: true}", func(c *e2eutil.Client) {
+		c.GrantTypes = []string{"authorization_code", deviceGrantType}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.qps.Close)
-	client := confidentialClient(s.bridgeURL + "/callback")
-	client.GrantTypes = []string{"authorization_code", deviceGrantType}
-	s.op = testOP(t, client)
-
-	cert, key, root := s.qps.CertFiles()
-	cfg, err := bridge.Parse([]byte(fmt.Sprintf(`
-server: {public_url: %q}
-oidc:
-  issuer: %q
-  client_id: %s
-  client_secret: %s
-  ca_file: %q
-  scopes: [openid, profile, email, groups]
-qlik:
-  certificates: {client: %q, client_key: %q, root: %q}
-  virtual_proxies:
-    - {prefix: bi, public_url: %s/bi/, mode: session, cookie_domain: qlik.localhost,
-       nodes: [{url: %q}]}
-mapping:
-  user_directory: E2E
-  user_id_claim: preferred_username
-  attributes: [{claim: email, attribute: email}]
-access: {groups: [Qlik Users]}
-cookie_keys: ["AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="]
-scripts: {enabled: true}
-`, s.bridgeURL, s.op.Issuer, clientID, clientSecret, s.op.CAFile, cert, key, root,
-		s.qps.BrowserURL(), s.qps.RESTURL())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := bridge.New(context.Background(), cfg, bridge.Options{
-		Logger: bridge.NewLogger(io.Discard, cfg.Log)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListener(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("bridge: %v", err)
-		}
-	})
-	return s
 }
 
 // scriptClient talks to the bridge as the login command does.
