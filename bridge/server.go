@@ -238,6 +238,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	s.log.Info("listening", "addr", ln.Addr().String(), "public_url", s.cfg.Server.PublicURL)
+	go s.checkNodes(ctx)
 	select {
 	case err := <-errc:
 		return err
@@ -246,6 +247,21 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shut)
+}
+
+// checkNodes logs, at start, each proxy node that does not answer, so that a wrong URL or
+// certificate shows before the first user tries to log in.
+func (s *Server) checkNodes(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for _, p := range s.proxies {
+		for _, n := range p.nodes {
+			if err := n.Alive(ctx, ""); err != nil {
+				s.log.Warn("qlik node does not answer; logins through it will fail",
+					"proxy", p.cfg.Prefix, "node", n.URL().Host, "err", err)
+			}
+		}
+	}
 }
 
 // NewLogger returns the structured logger the configuration asks for.

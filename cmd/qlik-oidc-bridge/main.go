@@ -65,6 +65,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "demo":
 		return demo(ctx, args, stdout, stderr)
 	case "keygen":
+		if len(args) > 0 {
+			fmt.Fprintln(stdout, "qlik-oidc-bridge keygen prints a new cookie key (32 random "+
+				"bytes in base64) for cookie_keys; it takes no flags.")
+			return nil
+		}
 		return keygen(stdout)
 	case "login":
 		return login(ctx, args, stdout, stderr)
