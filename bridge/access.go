@@ -92,7 +92,7 @@ func (a *Access) checkClaims(cs claimSet, m *Mapping) error {
 				"that may use this Qlik site", Rule: "access.hosted_domains (hd)"}
 		}
 	}
-	emailIsIdentity := m.UserIDClaim == "email" || m.UserDirectoryClaim == "email"
+	emailIsIdentity := isEmailClaim(m.UserIDClaim) || isEmailClaim(m.UserDirectoryClaim)
 	if !emailIsIdentity && len(a.EmailDomains) == 0 {
 		return nil
 	}
@@ -150,4 +150,14 @@ func (a *Access) allows(id qlik.Identity, groupKey string) error {
 			"administrator for access",
 		Rule: "access",
 	}
+}
+
+// isEmailClaim reports whether name reads the email claim, by its name or as the JSON
+// pointer "/email": either way the rule on email_verified applies.
+func isEmailClaim(name string) bool {
+	if name == "email" {
+		return true
+	}
+	ptr, err := parsePointer(name)
+	return strings.HasPrefix(name, "/") && err == nil && len(ptr) == 1 && ptr[0] == "email"
 }

@@ -36,6 +36,7 @@ func TestAccessRules(t *testing.T) {
 func TestAccessClaimRules(t *testing.T) {
 	const tid = "72f988bf-0000-4000-8000-0000000000f1"
 	byEmail := &Mapping{UserDirectory: "D", UserIDClaim: "email"}
+	byEmailPointer := &Mapping{UserDirectory: "D", UserIDClaim: "/email"}
 	bySub := &Mapping{UserDirectory: "D"}
 	for _, tc := range []struct {
 		name   string
@@ -65,6 +66,8 @@ func TestAccessClaimRules(t *testing.T) {
 			`{"sub":"s","email":"a@example.com@evil.example","email_verified":true}`,
 			"access.email_domains"},
 		{"C08 email as the user id needs it verified", Access{}, byEmail,
+			`{"sub":"s","email":"a@example.com","email_verified":false}`, "email_verified"},
+		{"email by JSON pointer as the user id needs it verified too", Access{}, byEmailPointer,
 			`{"sub":"s","email":"a@example.com","email_verified":false}`, "email_verified"},
 		{"the string true", Access{}, byEmail,
 			`{"sub":"s","email":"a@example.com","email_verified":"true"}`, ""},

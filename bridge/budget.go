@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/qlik-oidc-bridge/qlik-oidc-bridge/qlik"
 )
@@ -14,7 +15,10 @@ import (
 // The transforms' include and exclude filters have already run. Over the budget, "refuse"
 // refuses the login; "truncate" drops group attributes from the end until the rest fits,
 // noting what it dropped, and still refuses when the other attributes alone are too big.
-func (m *Mapping) fitBudget(attrs []sentAttribute, res *MapResult) ([]sentAttribute, error) {
+// The groups in protect (those the access rules let in) are never dropped: a group that let
+// the user in must reach Qlik too.
+func (m *Mapping) fitBudget(attrs []sentAttribute, protect []string,
+	res *MapResult) ([]sentAttribute, error) {
 	size := attributesSize(attrs)
 	if size <= m.AttributesBudget {
 		return attrs, nil
@@ -26,7 +30,7 @@ func (m *Mapping) fitBudget(attrs []sentAttribute, res *MapResult) ([]sentAttrib
 		}
 	}
 	if m.OverBudget == overTruncate {
-		kept, dropped := m.dropGroups(attrs)
+		kept, dropped := m.dropGroups(attrs, protect)
 		if len(dropped) > 0 && attributesSize(kept) <= m.AttributesBudget {
 			res.Notes = append(res.Notes, fmt.Sprintf("attributes_budget: %d bytes of "+
 				"attributes exceed %d; dropped the last %d of %d %s attributes: %s", size,
@@ -43,17 +47,27 @@ func (m *Mapping) fitBudget(attrs []sentAttribute, res *MapResult) ([]sentAttrib
 	}
 }
 
-// dropGroups drops group attributes from the end until the rest fits the budget.
-func (m *Mapping) dropGroups(attrs []sentAttribute) (kept []sentAttribute, dropped []string) {
-	kept = append([]sentAttribute(nil), attrs...)
-	size := attributesSize(kept)
-	for i := len(kept) - 1; i >= 0 && size > m.AttributesBudget; i-- {
-		if kept[i].Key != m.GroupAttribute {
+// dropGroups drops group attributes, last first, until the rest fits the budget; it never
+// drops one whose value is in protect. It runs in linear time: a token can carry a great
+// many groups.
+func (m *Mapping) dropGroups(attrs []sentAttribute, protect []string) (kept []sentAttribute,
+	dropped []string) {
+	size := attributesSize(attrs)
+	drop := make([]bool, len(attrs))
+	for i := len(attrs) - 1; i >= 0 && size > m.AttributesBudget; i-- {
+		a := attrs[i]
+		if a.Key != m.GroupAttribute || slices.Contains(protect, a.Value) {
 			continue
 		}
-		size -= attributeSize(kept[i].Attribute) + 1 // and its comma
-		dropped = append([]string{kept[i].Value}, dropped...)
-		kept = append(kept[:i], kept[i+1:]...)
+		size -= attributeSize(a.Attribute) + 1 // and its comma
+		drop[i] = true
+	}
+	for i, a := range attrs {
+		if drop[i] {
+			dropped = append(dropped, a.Value)
+		} else {
+			kept = append(kept, a)
+		}
 	}
 	return kept, dropped
 }

@@ -20,22 +20,25 @@ func TestAttributeBudget(t *testing.T) {
 		t.Fatalf("size = %d, want 62", full)
 	}
 	for _, tc := range []struct {
-		name   string
-		budget int
-		over   string
-		want   []string // values kept; nil = refused
+		name    string
+		budget  int
+		over    string
+		protect []string // groups the access rules name
+		want    []string // values kept; nil = refused
 	}{
-		{"exactly the budget", 62, overRefuse, []string{"a", "e@x", "bb", "ccc"}},
-		{"one byte over, refuse", 61, overRefuse, nil},
-		{"truncate drops the last group", 61, overTruncate, []string{"a", "e@x", "bb"}},
-		{"truncate drops groups only", 30, overTruncate, []string{"e@x"}},
-		{"refused when the rest is too big", 16, overTruncate, nil},
+		{"exactly the budget", 62, overRefuse, nil, []string{"a", "e@x", "bb", "ccc"}},
+		{"one byte over, refuse", 61, overRefuse, nil, nil},
+		{"truncate drops the last group", 61, overTruncate, nil, []string{"a", "e@x", "bb"}},
+		{"truncate drops groups only", 30, overTruncate, nil, []string{"e@x"}},
+		{"refused when the rest is too big", 16, overTruncate, nil, nil},
+		{"the group that let the user in stays", 61, overTruncate, []string{"ccc"},
+			[]string{"a", "e@x", "ccc"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := checked(t, &Mapping{UserDirectory: "D", AttributesBudget: tc.budget,
 				OverBudget: tc.over})
 			res := &MapResult{}
-			kept, err := m.fitBudget(append([]sentAttribute(nil), attrs...), res)
+			kept, err := m.fitBudget(append([]sentAttribute(nil), attrs...), tc.protect, res)
 			if tc.want == nil {
 				wantRefusal(t, err, "too many groups", "mapping.attributes_budget")
 				return

@@ -109,7 +109,7 @@ func decide(m *Mapping, a *Access, in Claims) (*MapResult, error) {
 	if err := a.allows(res.Identity, m.GroupAttribute); err != nil {
 		return fail(err)
 	}
-	if attrs, err = m.fitBudget(attrs, res); err != nil {
+	if attrs, err = m.fitBudget(attrs, a.Groups, res); err != nil {
 		return fail(err)
 	}
 	res.setAttributes(attrs)

@@ -50,8 +50,21 @@ func normalizeName(field, value string) (string, error) {
 			"UserDirectory and UserId", ErrInvalidIdentity, field)
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
 		return "", fmt.Errorf("%w: %s contains a control character", ErrInvalidIdentity, field)
+	case strings.ContainsRune(v, utf8.RuneError):
+		// A decoder puts U+FFFD where the text was invalid, so two different invalid
+		// names would become one user.
+		return "", fmt.Errorf("%w: %s contains invalid text (U+FFFD)", ErrInvalidIdentity, field)
+	case strings.IndexFunc(v, invisible) >= 0:
+		return "", fmt.Errorf("%w: %s contains an invisible or direction-changing character",
+			ErrInvalidIdentity, field)
 	}
 	return v, nil
+}
+
+// invisible reports format characters (zero-width, direction overrides) and the line and
+// paragraph separators: they make two user ids that look the same differ.
+func invisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r)
 }
 
 // Attribute is one entry of the QPS Attributes array, a single-key object such as

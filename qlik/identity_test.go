@@ -28,6 +28,10 @@ func TestNormalize(t *testing.T) {
 		{name: "DOMAIN\\user", dir: "CORP", user: `CORP\alice`, field: "UserId"},
 		{name: "backslash in directory", dir: `CORP\`, user: "alice", field: "UserDirectory"},
 		{name: "control character", dir: "CORP", user: "al\x00ice", field: "UserId"},
+		{name: "replacement character", dir: "CORP", user: "al\ufffdice", field: "UserId"},
+		{name: "zero-width space", dir: "CORP", user: "al\u200bice", field: "UserId"},
+		{name: "direction override", dir: "CO\u202eRP", user: "alice", field: "UserDirectory"},
+		{name: "line separator", dir: "CORP", user: "al\u2028ice", field: "UserId"},
 		{name: "newline", dir: "CO\nRP", user: "alice", field: "UserDirectory"},
 		{name: "invalid UTF-8", dir: "CORP", user: "al\xffice", field: "UserId"},
 	}
