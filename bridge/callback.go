@@ -127,6 +127,15 @@ func (s *Server) restartPage(c echo.Context, st *loginState, title string) error
 }
 
 func (s *Server) restartPageWith(c echo.Context, st *loginState, status int, title, msg string) error {
+	if st != nil && st.Script != nil {
+		// The command waits on its loopback listener: tell it, instead of this browser.
+		code := ScriptErrProvider
+		if status == http.StatusForbidden {
+			code = ScriptErrDenied
+		}
+		return c.Redirect(http.StatusFound, loopbackURL(st.Script, url.Values{
+			"error": {code}, "error_description": {title + ": " + msg}}))
+	}
 	return render(c, page{Status: status, Title: title, Message: msg,
 		Next:    "Start again; you will come back to the page you asked for.",
 		LinkURL: s.restartURL(st), LinkLabel: "Sign in again",

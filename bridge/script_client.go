@@ -21,7 +21,12 @@ type ScriptClient struct {
 	HTTPClient *http.Client
 }
 
-var defaultScriptHTTP = &http.Client{Timeout: 30 * time.Second}
+var defaultScriptHTTP = &http.Client{Timeout: 30 * time.Second, CheckRedirect: NoRedirects}
+
+// NoRedirects is an http.Client CheckRedirect that follows none: the bridge never redirects
+// its command-line endpoints, and following one would resend a verifier or a session id to
+// another address.
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Info asks the bridge which virtual proxies and ways it offers.
 func (sc *ScriptClient) Info(ctx context.Context) (*ScriptInfo, error) {
@@ -126,6 +131,10 @@ func (sc *ScriptClient) call(ctx context.Context, method, path string, in, out a
 		return fmt.Errorf("bridge: %s %s: %w", method, path, err)
 	}
 
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return fmt.Errorf("bridge: %s %s was redirected to %q; give the bridge's own "+
+			"address with --bridge", method, path, resp.Header.Get("Location"))
+	}
 	if resp.StatusCode != http.StatusOK {
 		se := &ScriptError{Status: resp.StatusCode}
 		if json.Unmarshal(data, se) != nil || se.Code == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -417,21 +418,56 @@ func TestScriptBrowserRefusedUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if loc, err := resp.Location(); err == nil {
-		q := loc.Query()
-		if !strings.HasPrefix(loc.String(), loopback+"?") || q.Get("error") != "refused" ||
-			!strings.Contains(q.Get("error_description"), "not in a group") ||
-			q.Get("state") != "st-1" || q.Has("code") {
-			t.Errorf("refusal sent to %s", loc.Redacted())
-		}
-	} else if resp.StatusCode != http.StatusForbidden ||
-		!strings.Contains(string(body), "not in a group") {
-		t.Errorf("refusal page %d: %s", resp.StatusCode, body)
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("the refusal stayed in the browser (%d): the command would wait", resp.StatusCode)
+	}
+	q := loc.Query()
+	if !strings.HasPrefix(loc.String(), loopback+"?") || q.Get("error") != "refused" ||
+		!strings.Contains(q.Get("error_description"), "not in a group") ||
+		q.Get("state") != "st-1" || q.Has("code") {
+		t.Errorf("refusal sent to %s", loc.Redacted())
 	}
 	if n := len(e.qps.Sessions()); n != 0 {
 		t.Errorf("%d sessions, want none", n)
+	}
+}
+
+// A sign-in cancelled at the provider, or a login whose flow cookie is gone, goes back to
+// the waiting command with an error instead of stopping in the browser.
+func TestScriptBrowserCancelledGoesBackToTheCommand(t *testing.T) {
+	e := scriptEnv(t, scriptOptions(false, ""))
+	for _, tc := range []struct{ name, code string }{
+		{"cancelled", "access_denied"},
+		{"flow cookie lost", "idp_error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.newBrowser()
+			start := e.scriptClient().LoginURL("bi", loopback, newCommand(t).challenge, "st-2")
+			var back string
+			if tc.code == "access_denied" {
+				r := e.visit(c, start)
+				u, err := oidctest.Deny(c, r.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				back = u.String()
+			} else {
+				back = e.authorize(c, start, "alice")
+				c = e.newBrowser() // another browser: no flow cookie
+			}
+			resp, err := c.Get(back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			loc, err := resp.Location()
+			if err != nil || !strings.HasPrefix(loc.String(), loopback+"?") ||
+				loc.Query().Get("error") != tc.code || loc.Query().Get("state") != "st-2" {
+				t.Fatalf("%d, sent to %v", resp.StatusCode, loc)
+			}
+		})
 	}
 }
 
@@ -562,5 +598,25 @@ func TestScriptEndpointsReadOnlyJSON(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a form post answered %d, want 400", resp.StatusCode)
+	}
+}
+
+// The command never follows a redirect: it would carry a verifier or a session id to
+// another address.
+func TestScriptClientFollowsNoRedirect(t *testing.T) {
+	var reached bool
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		reached = true
+	}))
+	defer other.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	sc := &bridge.ScriptClient{BridgeURL: redirector.URL}
+	err := sc.Logout(context.Background(), &bridge.ScriptSession{
+		Proxy: "bi", CookieValue: "a1f39ab4-0000-4000-8000-000000000000"})
+	if err == nil || !strings.Contains(err.Error(), "redirected") || reached {
+		t.Fatalf("err = %v, reached = %v", err, reached)
 	}
 }

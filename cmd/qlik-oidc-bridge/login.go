@@ -683,5 +683,5 @@ func commandClient() *http.Client {
 		}
 		return dial(ctx, network, addr)
 	}
-	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+	return &http.Client{Transport: t, Timeout: 30 * time.Second, CheckRedirect: bridge.NoRedirects}
 }
