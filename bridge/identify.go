@@ -56,6 +56,34 @@ func MapClaims(cfg *Config, prefix string, in Claims) (*MapResult, error) {
 	return nil, fmt.Errorf("bridge: no virtual proxy has the prefix %q", prefix)
 }
 
+// SourceNotes says where the claims given to MapClaims differ from what a login of virtual
+// proxy prefix would read: a login fetches userinfo only as oidc.userinfo says, and reads
+// the access token only with oidc.access_token_claims.
+func SourceNotes(cfg *Config, prefix string, in Claims) (notes []string) {
+	m := &cfg.Mapping
+	for _, vp := range cfg.Qlik.VirtualProxies {
+		if vp.Prefix == prefix && vp.Mapping != nil {
+			m = vp.Mapping
+		}
+	}
+	o := &cfg.OIDC
+	wanted := o.Userinfo == UserinfoAlways ||
+		o.Userinfo == UserinfoAuto && needsUserinfo(m, in.IDToken)
+	switch {
+	case in.Userinfo != nil && !wanted:
+		notes = append(notes, "with oidc.userinfo: "+o.Userinfo+" a login would not fetch "+
+			"userinfo for these ID token claims; its claims are used here all the same")
+	case in.Userinfo == nil && wanted:
+		notes = append(notes, "a login would fetch userinfo here (oidc.userinfo: "+
+			o.Userinfo+"); give its claims to see their effect")
+	}
+	if in.AccessToken != nil && !o.AccessTokenClaims {
+		notes = append(notes, "oidc.access_token_claims is off: a login would not read the "+
+			"access token's claims; they are used here all the same")
+	}
+	return notes
+}
+
 // identify turns a verified login into the Qlik identity of virtual proxy p: it adds
 // userinfo when configured or when a mapped claim is missing, and the access token's
 // claims when configured, then decides as MapClaims does. A refusal is a *Refusal; a

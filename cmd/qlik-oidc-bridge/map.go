@@ -23,6 +23,8 @@ type mapOutput struct {
 	Sources  *bridge.Sources `json:"sources,omitempty"`
 	Refused  *refusedOutput  `json:"refused,omitempty"`
 	Notes    []string        `json:"notes"`
+	// SettingsNotes says where a login would read other claims than those given.
+	SettingsNotes []string `json:"settings_notes,omitempty"`
 }
 
 // qpsIdentity has the fields of the QPS's session and ticket requests.
@@ -79,7 +81,8 @@ func mapCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil && !errors.As(err, &refusal) {
 		return err
 	}
-	out := mapOutput{Proxy: *prefix, Notes: res.Notes}
+	out := mapOutput{Proxy: *prefix, Notes: res.Notes,
+		SettingsNotes: bridge.SourceNotes(cfg, *prefix, in)}
 	if out.Notes == nil {
 		out.Notes = []string{}
 	}
