@@ -41,10 +41,10 @@ func TestTargetPolicyRefusesOpenRedirects(t *testing.T) {
 func TestTargetPolicyKeepsQlikDeepLinks(t *testing.T) {
 	p := testPolicy(t)
 	for raw, want := range map[string]string{
-		"https://qlik.example.com/bi/sense/app/1?sheet=2":     "https://qlik.example.com/bi/sense/app/1?sheet=2",
-		"https://QLIK.example.com:443/bi/hub/":                "https://qlik.example.com:443/bi/hub/",
-		"https://qlik.example.com/bi/sense/app/1#/sheet/abc":  "https://qlik.example.com/bi/sense/app/1#/sheet/abc",
-		"https://qlik.example.com/bi/sense/app/a%20b?x=%2F&y": "https://qlik.example.com/bi/sense/app/a%20b?x=%2F&y",
+		"https://qlik.example.com/bi/sense/app/1?sheet=2":    "https://qlik.example.com/bi/sense/app/1?sheet=2",
+		"https://QLIK.example.com:443/bi/hub/":               "https://qlik.example.com:443/bi/hub/",
+		"https://qlik.example.com/bi/sense/app/1#/sheet/abc": "https://qlik.example.com/bi/sense/app/1#/sheet/abc",
+		"https://qlik.example.com/bi/app/a%20b?x=%2F&y":      "https://qlik.example.com/bi/app/a%20b?x=%2F&y",
 		// A ticket planted in a target is dropped.
 		"https://qlik.example.com/bi/hub/?qlikTicket=ATTACKER":       "https://qlik.example.com/bi/hub/",
 		"https://qlik.example.com/bi/hub/?a=1&QLIKTICKET=X&b=2":      "https://qlik.example.com/bi/hub/?a=1&b=2",
