@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // C20: the bridge sets a cookie the proxy does not read (X-Qlik-Session while the virtual
@@ -29,6 +30,14 @@ func TestLoginLoopIsStopped(t *testing.T) {
 		if !strings.Contains(r.Body, cause) {
 			t.Errorf("the page does not mention %q: %s", cause, r.Body)
 		}
+	}
+	// The proxy's log gets a line for the Qlik administrator (POST /qps/error).
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.qps.ModuleErrors()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m := e.qps.ModuleErrors(); len(m) != 1 || !strings.Contains(m[0].Message, "X-Qlik-Session-HTTP") {
+		t.Errorf("module errors in the proxy log: %+v", m)
 	}
 	// The window passes: the browser may try again.
 	e.clock.Advance(3 * 60e9)
