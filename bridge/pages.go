@@ -19,8 +19,16 @@ type page struct {
 	// FormAction, when set, is a button that posts to it, labelled FormLabel.
 	FormAction string
 	FormLabel  string
+	// FormFields are hidden fields the form posts.
+	FormFields []formField
+	// FormCancel, when set, is a second button of the form, labelled so, that posts
+	// cancel=1.
+	FormCancel string
 	Reference  string
 }
+
+// formField is a hidden field of a page's form.
+type formField struct{ Name, Value string }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -40,7 +48,10 @@ border:0;border-radius:4px;text-decoration:none;font:inherit;cursor:pointer}
 {{if .Next}}<p id="next">{{.Next}}</p>{{end}}
 {{if .LinkURL}}<p><a class="button" id="link" href="{{.LinkURL}}">{{.LinkLabel}}</a></p>{{end}}
 {{if .FormAction}}<form method="post" action="{{.FormAction}}">
-<button class="button" type="submit" id="confirm">{{.FormLabel}}</button></form>{{end}}
+{{range .FormFields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}<button class="button" type="submit" id="confirm">{{.FormLabel}}</button>
+{{if .FormCancel}}<button class="button" type="submit" id="cancel" name="cancel"
+value="1">{{.FormCancel}}</button>{{end}}</form>{{end}}
 {{if .Reference}}<p class="ref">Reference: <span id="reference">{{.Reference}}</span></p>{{end}}
 </main></body></html>
 `))

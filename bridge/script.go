@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,8 +25,9 @@ import (
 //
 // Two ways, under <public_url>/cli/:
 //   - browser: the command opens GET /cli/login in a browser; after the usual login the
-//     callback sends the browser to the command's loopback listener with a one-time code
-//     (script_browser.go);
+//     callback asks the person to allow the command, and only the answer, posted from that
+//     page, sends the browser to the command's loopback listener with a one-time code
+//     (script_browser.go, script_consent.go);
 //   - device: when the provider offers the device authorization grant, POST /cli/device
 //     starts one and the command polls POST /cli/token, which polls the provider once per
 //     call (script_device.go).
@@ -99,6 +102,7 @@ func (s *Server) scriptRoutes(e *echo.Echo, base string) {
 	sc := &scripts{s: s, cfg: &s.cfg.Scripts, used: newUsedIDs(s.now)}
 	e.GET(base+"/cli/config", sc.info)
 	e.GET(base+"/cli/login", sc.browserLogin)
+	e.POST(base+"/cli/login", sc.confirm)
 	e.POST(base+"/cli/device", sc.startDevice)
 	e.POST(base+"/cli/token", sc.token)
 	e.POST(base+"/cli/session", sc.checkSession)
@@ -153,6 +157,11 @@ func (sc *scripts) fail(c echo.Context, status int, code, description string) er
 		Reference: requestID(c)})
 }
 
+// failWith answers a command with e.
+func (sc *scripts) failWith(c echo.Context, e *ScriptError) error {
+	return sc.fail(c, e.Status, e.Code, e.Description)
+}
+
 func (sc *scripts) disabled(c echo.Context) error {
 	return sc.fail(c, http.StatusForbidden, ScriptErrDisabled,
 		"command-line logins are turned off at this bridge; an administrator can turn them "+
@@ -165,19 +174,63 @@ func (sc *scripts) unknownProxy(c echo.Context, prefix string) error {
 			bounded(prefix, 64)))
 }
 
-// readJSON decodes a command's JSON request body of at most 16 KiB into v. Only
-// application/json is read, so that no HTML form of another site can post here.
-func readJSON(c echo.Context, v any) error {
+// maxScriptBody bounds the JSON body of a command's request.
+const maxScriptBody = 16 << 10
+
+// readJSON decodes a command's JSON request body of at most maxScriptBody bytes into v.
+// Only application/json is read, so that no HTML form of another site can post here. The
+// ScriptError it returns to send says what is wrong in the terms of the JSON, never of Go.
+func readJSON(c echo.Context, v any) *ScriptError {
 	r := c.Request()
+	bad := func(status int, msg string) *ScriptError {
+		return &ScriptError{Status: status, Code: ScriptErrInvalidRequest, Description: msg}
+	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return fmt.Errorf("the body must be application/json")
+		return bad(http.StatusBadRequest, "the body must be application/json")
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), r.Body, maxScriptBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("the body is not the expected JSON: %w", err)
+	err := dec.Decode(v)
+	var tooLarge *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return bad(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the body is too large: at most %d KiB", maxScriptBody>>10))
+	case errors.Is(err, io.EOF):
+		return bad(http.StatusBadRequest, "the body is empty; it must be a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return bad(http.StatusBadRequest, "the body ends inside its JSON")
+	case errors.As(err, &syntax):
+		return bad(http.StatusBadRequest,
+			fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
+	case errors.As(err, &typ) && typ.Field != "":
+		return bad(http.StatusBadRequest,
+			fmt.Sprintf("%q must be %s", bounded(typ.Field, 64), jsonTypeName(typ.Type.Kind())))
+	case errors.As(err, &typ):
+		return bad(http.StatusBadRequest, "the body must be a JSON object")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return bad(http.StatusBadRequest, bounded(strings.TrimPrefix(err.Error(), "json: "), 96))
 	}
-	return nil
+	return bad(http.StatusBadRequest, "the body is not the expected JSON object")
+}
+
+// jsonTypeName names what JSON holds a value of kind k.
+func jsonTypeName(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	}
+	return "a number"
 }
 
 // validChallenge accepts an S256 code challenge: 43 base64url characters.

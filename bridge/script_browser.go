@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,8 +19,13 @@ import (
 // command: the command redeems it as soon as its listener has it.
 const scriptCodeLife = 2 * time.Minute
 
-// maxScriptState bounds the state a command may send through the login.
-const maxScriptState = 128
+// Bounds of the free-form parameters of /cli/login. Each travels, sealed into the state,
+// through the identity provider's URL and back.
+const (
+	maxScriptRedirect = 512
+	maxScriptProxy    = 128
+	maxScriptState    = 128
+)
 
 // browserLogin starts the browser way of a command-line login: GET /cli/login with the
 // virtual proxy's prefix, the command's loopback redirect_uri, its S256 code_challenge and
@@ -30,21 +37,15 @@ func (sc *scripts) browserLogin(c echo.Context) error {
 			Next:    "Administrators can turn them on with scripts.enabled."})
 	}
 	q := c.QueryParams()
+	if msg := linkProblem(q); msg != "" {
+		return invalidLink(c, msg)
+	}
 	redirect, ok := loopbackRedirect(q.Get("redirect_uri"))
 	if !ok {
 		sc.s.log.Warn("script login refused: redirect_uri is not a loopback address",
 			"request_id", requestID(c), "redirect_host", hostOf(q.Get("redirect_uri")))
-		return render(c, page{Status: http.StatusBadRequest, Title: "This sign-in link is not valid",
-			Message: "A command-line sign-in must return to a program on this computer " +
-				"(http://127.0.0.1:PORT/...), and this link does not.",
-			Next: "Start the sign-in again from the command line."})
-	}
-	state := q.Get("state")
-	if !validChallenge(q.Get("code_challenge")) || q.Get("code_challenge_method") != "S256" ||
-		len(state) > maxScriptState || !printable(state) {
-		return render(c, page{Status: http.StatusBadRequest, Title: "This sign-in link is not valid",
-			Message: "The link lacks the code challenge (S256) of the command that opened it.",
-			Next:    "Start the sign-in again from the command line."})
+		return invalidLink(c, "A command-line sign-in must return to a program on this "+
+			"computer (http://127.0.0.1:PORT/...), and this link does not.")
 	}
 	prefix := q.Get("proxy")
 	if !q.Has("proxy") && len(sc.proxies()) > 0 {
@@ -58,8 +59,33 @@ func (sc *scripts) browserLogin(c echo.Context) error {
 			Next: "Check the --proxy option; the command lists the virtual proxies it may use."})
 	}
 	st := loginState{Proxy: p.cfg.Prefix, Script: &scriptLogin{
-		Redirect: redirect, Challenge: q.Get("code_challenge"), State: state}}
+		Redirect: redirect, Challenge: q.Get("code_challenge"), State: q.Get("state")}}
 	return sc.s.startFlow(c, &st)
+}
+
+// linkProblem says what is wrong with the parameters of a /cli/login link other than its
+// redirect_uri's address, or returns "".
+func linkProblem(q url.Values) string {
+	state := q.Get("state")
+	switch {
+	case len(q.Get("redirect_uri")) > maxScriptRedirect:
+		return fmt.Sprintf("The return address (redirect_uri) is longer than %d bytes.",
+			maxScriptRedirect)
+	case len(q.Get("proxy")) > maxScriptProxy:
+		return fmt.Sprintf("The virtual proxy's prefix (proxy) is longer than %d bytes.",
+			maxScriptProxy)
+	case len(state) > maxScriptState || !printable(state):
+		return fmt.Sprintf("The state must be at most %d printable ASCII characters.",
+			maxScriptState)
+	case !validChallenge(q.Get("code_challenge")) || q.Get("code_challenge_method") != "S256":
+		return "The link lacks the code challenge (S256) of the command that opened it."
+	}
+	return ""
+}
+
+func invalidLink(c echo.Context, msg string) error {
+	return render(c, page{Status: http.StatusBadRequest, Title: "This sign-in link is not valid",
+		Message: msg, Next: "Start the sign-in again from the command line."})
 }
 
 // loopbackRedirect accepts http://IP:PORT/path on a loopback IP literal (RFC 8252, 7.3),
@@ -88,10 +114,11 @@ func printable(s string) bool {
 	return true
 }
 
-// finishScript completes the browser way once the user is identified and allowed: it
-// seals who signed in into a one-time code and sends the browser to the command's loopback
-// listener with it. The Qlik session is added only when the command redeems the code with
-// its verifier, so a code taken on the way opens nothing.
+// finishScript goes on with the browser way once the user is identified and allowed: it
+// asks the person whether the command may have a session. A link to /cli/login can be
+// made by anyone, with their own challenge and a listener of theirs on this computer, and
+// the identity provider may sign the person in without a word; so nothing goes to the
+// loopback address before the person says yes on the bridge's own page (confirm).
 func (s *Server) finishScript(c echo.Context, p *proxy, st *loginState, login *oidc.Login,
 	id qlik.Identity) error {
 	sl := st.Script
@@ -100,16 +127,50 @@ func (s *Server) finishScript(c echo.Context, p *proxy, st *loginState, login *o
 			Message: "Command-line logins are turned off at this login service."})
 	}
 	sid, _ := login.Claims["sid"].(string)
-	g := scriptGrant{Proxy: p.cfg.Prefix, Challenge: sl.Challenge, Identity: &id,
-		Subject: login.Subject, SID: sid}
-	code, err := s.sealGrant(purposeScriptCode, &g, s.now().Add(scriptCodeLife))
+	consent := scriptConsent{Login: *sl, Grant: scriptGrant{Proxy: p.cfg.Prefix,
+		Challenge: sl.Challenge, Identity: &id, Subject: login.Subject, SID: sid}}
+	sealed, err := s.sealConsent(&consent)
 	if err != nil {
 		return err
 	}
-	s.log.Info("script login signed in; the command redeems the session",
+	s.log.Info("script login signed in; asking the user to allow the command",
 		"request_id", requestID(c), "proxy", p.cfg.Prefix, "way", "browser",
 		"user_directory", id.UserDirectory, "user_id", id.UserID)
-	return c.Redirect(http.StatusFound, loopbackURL(sl, url.Values{"code": {code}}))
+	// The form posts to the bridge, which sends the browser on to the command's listener:
+	// browsers hold that redirect to form-action too.
+	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; "+
+		"style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self' "+
+		listenerSource(sl.Redirect))
+	return render(c, page{
+		Title: "Allow a command-line sign-in?",
+		Message: fmt.Sprintf("A command-line tool on this computer asks for a Qlik Sense "+
+			"session as %s\\%s for %s. Allow?", id.UserDirectory, id.UserID, proxyName(p)),
+		Next: "Allow only if you started the sign-in yourself just now (qlik-oidc-bridge " +
+			"login, or a script that runs it). If someone sent you this link, cancel: " +
+			"allowing would give them your Qlik session.",
+		FormAction: s.cfg.Server.public.String() + "/cli/login",
+		FormLabel:  "Allow",
+		FormCancel: "Cancel",
+		FormFields: []formField{{Name: "consent", Value: sealed}},
+	})
+}
+
+// proxyName names p for a person: its prefix and where it is reached.
+func proxyName(p *proxy) string {
+	if p.cfg.Prefix == "" {
+		return "the default virtual proxy (" + p.cfg.public.String() + ")"
+	}
+	return "the virtual proxy " + strconv.Quote(p.cfg.Prefix) + " (" + p.cfg.public.String() + ")"
+}
+
+// listenerSource is the CSP source of a checked loopback redirect: its origin, or for an
+// IPv6 address, which Chromium does not read in a source, the scheme alone.
+func listenerSource(redirect string) string {
+	u, _ := url.Parse(redirect)
+	if strings.HasPrefix(u.Host, "[") {
+		return "http:"
+	}
+	return "http://" + u.Host
 }
 
 // scriptRefused sends a refused user's browser back to the command with

@@ -24,8 +24,8 @@ func (sc *scripts) startDevice(c echo.Context) error {
 		return sc.disabled(c)
 	}
 	var req scriptStartRequest
-	if err := readJSON(c, &req); err != nil {
-		return sc.fail(c, http.StatusBadRequest, ScriptErrInvalidRequest, err.Error())
+	if serr := readJSON(c, &req); serr != nil {
+		return sc.failWith(c, serr)
 	}
 	if !validChallenge(req.Challenge) {
 		return sc.fail(c, http.StatusBadRequest, ScriptErrInvalidRequest,

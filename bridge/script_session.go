@@ -73,8 +73,8 @@ func (sc *scripts) logout(c echo.Context) error {
 func (sc *scripts) sessionRequest(c echo.Context, find func(string) *proxy) (
 	*proxy, string, error) {
 	var req scriptSessionRequest
-	if err := readJSON(c, &req); err != nil {
-		return nil, "", sc.fail(c, http.StatusBadRequest, ScriptErrInvalidRequest, err.Error())
+	if serr := readJSON(c, &req); serr != nil {
+		return nil, "", sc.failWith(c, serr)
 	}
 	if uuid.Validate(req.SessionID) != nil {
 		return nil, "", sc.fail(c, http.StatusBadRequest, ScriptErrInvalidRequest,

@@ -2,11 +2,15 @@ package bridge_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,22 +70,80 @@ func newCommand(t *testing.T) command {
 	return command{v, c}
 }
 
-// scriptAuthorize opens the browser way's login URL in c, signs in as user and returns
-// where the bridge sends the browser back: the command's loopback URL.
+// scriptAuthorize opens the browser way's login URL in c, signs in as user, presses Allow
+// on the bridge's confirmation page and returns where the bridge sends the browser: the
+// command's loopback URL.
 func (e *env) scriptAuthorize(c *http.Client, loginURL, user string) *url.URL {
 	e.t.Helper()
-	back := e.authorize(c, loginURL, user)
+	page := e.consentPage(c, e.authorize(c, loginURL, user))
+	resp := e.answer(c, page, false, "same-origin")
+	loc, err := resp.Location()
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("Allow answered %d without a redirect", resp.StatusCode)
+	}
+	return loc
+}
+
+// consentForm is the form of the bridge's confirmation page.
+type consentForm struct {
+	body, action string
+	fields       url.Values
+}
+
+var (
+	formTag     = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+)
+
+// consentPage opens the callback URL back in c and returns the confirmation page's form,
+// failing the test when the bridge answers anything else, a redirect above all.
+func (e *env) consentPage(c *http.Client, back string) consentForm {
+	e.t.Helper()
 	resp, err := c.Get(back)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	loc, err := resp.Location()
-	if err != nil {
-		e.t.Fatalf("callback answered %d without a redirect: %s", resp.StatusCode, body)
+	m := formTag.FindStringSubmatch(string(body))
+	if resp.StatusCode != http.StatusOK || m == nil {
+		e.t.Fatalf("the callback answered %d (Location %q), not the confirmation page: %s",
+			resp.StatusCode, resp.Header.Get("Location"), body)
 	}
-	return loc
+	f := consentForm{body: string(body), action: html.UnescapeString(m[1]),
+		fields: url.Values{}}
+	for _, m := range hiddenField.FindAllStringSubmatch(string(body), -1) {
+		f.fields.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return f
+}
+
+// answer posts the confirmation form from c, pressing Cancel when cancel is set, as a
+// browser whose Sec-Fetch-Site is site ("" for none). It returns the bridge's answer.
+func (e *env) answer(c *http.Client, f consentForm, cancel bool, site string) *http.Response {
+	e.t.Helper()
+	v := url.Values{}
+	for k, vs := range f.fields {
+		v[k] = vs
+	}
+	if cancel {
+		v.Set("cancel", "1")
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.action, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if site != "" {
+		req.Header.Set("Sec-Fetch-Site", site)
+	} else {
+		// A browser too old for Fetch Metadata: past the transport that adds the header.
+		c = &http.Client{Jar: c.Jar, CheckRedirect: c.CheckRedirect,
+			Transport: e.idpSrv.Client().Transport}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }
 
 // browserCode runs the browser way for cmd up to the code the command's listener gets.
@@ -618,5 +680,174 @@ func TestScriptClientFollowsNoRedirect(t *testing.T) {
 		Proxy: "bi", CookieValue: "a1f39ab4-0000-4000-8000-000000000000"})
 	if err == nil || !strings.Contains(err.Error(), "redirected") || reached {
 		t.Fatalf("err = %v, reached = %v", err, reached)
+	}
+}
+
+// A link to /cli/login can be made by anyone, with their own challenge and a listener of
+// theirs on the user's computer, and the provider may sign the user in silently. So the
+// callback never sends the browser to the loopback address: the user is asked first on the
+// bridge's own page, and only its form, posted from that page, passes the code on.
+func TestScriptBrowserAsksBeforeTheCommandGetsACode(t *testing.T) {
+	e := scriptEnv(t, scriptOptions(false, ""))
+	start := func(state string) consentForm {
+		c := e.newBrowser()
+		u := e.scriptClient().LoginURL("bi", loopback, newCommand(t).challenge, state)
+		return e.consentPage(c, e.authorize(c, u, "alice"))
+	}
+	f := start("st-3")
+	if !strings.Contains(f.body, `as TEST\alice for the virtual proxy &#34;bi&#34;`) ||
+		!strings.Contains(f.body, ">Allow<") || !strings.Contains(f.body, ">Cancel<") ||
+		f.action != e.bridge.URL+"/cli/login" || f.fields.Get("consent") == "" {
+		t.Fatalf("confirmation page %q, form %+v", f.body, f)
+	}
+	if strings.Contains(f.body, "127.0.0.1:49152") {
+		t.Errorf("the page names the command's listener")
+	}
+	if n := len(e.qps.Sessions()); n != 0 {
+		t.Fatalf("%d sessions before anyone allowed", n)
+	}
+
+	// A post that another site sends, or that does not come from the page, is refused
+	// and spends nothing.
+	for _, site := range []string{"cross-site", "same-site", "none"} {
+		resp := e.answer(e.newBrowser(), f, false, site)
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
+			t.Errorf("Sec-Fetch-Site %s: %d to %q", site, resp.StatusCode,
+				resp.Header.Get("Location"))
+		}
+	}
+	forged := consentForm{action: f.action, fields: url.Values{"consent": {"AAAA"}}}
+	if resp := e.answer(e.newBrowser(), forged, false, "same-origin"); resp.StatusCode !=
+		http.StatusBadRequest {
+		t.Errorf("a forged consent answered %d", resp.StatusCode)
+	}
+
+	// Cancel tells the command, and the consent is spent.
+	resp := e.answer(e.newBrowser(), f, true, "same-origin")
+	loc, err := resp.Location()
+	if err != nil || resp.StatusCode != http.StatusSeeOther ||
+		!strings.HasPrefix(loc.String(), loopback+"?") ||
+		loc.Query().Get("error") != bridge.ScriptErrDenied || loc.Query().Has("code") ||
+		loc.Query().Get("state") != "st-3" {
+		t.Fatalf("Cancel: %d to %v", resp.StatusCode, loc)
+	}
+	if resp := e.answer(e.newBrowser(), f, false, "same-origin"); resp.StatusCode !=
+		http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Errorf("Allow after Cancel: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	// A browser that sends no Sec-Fetch-Site may still allow from the page.
+	resp = e.answer(e.newBrowser(), start("st-4"), false, "")
+	if loc, err := resp.Location(); err != nil || loc.Query().Get("code") == "" {
+		t.Errorf("Allow without Sec-Fetch-Site: %d to %v", resp.StatusCode, loc)
+	}
+	if n := len(e.qps.Sessions()); n != 0 {
+		t.Errorf("%d sessions before a command redeemed a code", n)
+	}
+}
+
+// The confirmation page lets its form lead to the command's listener, as the browser
+// checks the redirect after the post against form-action, and cannot be framed.
+func TestScriptConfirmationPagePolicy(t *testing.T) {
+	e := scriptEnv(t, scriptOptions(false, ""))
+	for _, tc := range []struct{ redirect, source string }{
+		{loopback, "http://127.0.0.1:49152"},
+		{"http://[::1]:49152/cb", "http:"}, // Chromium reads no IPv6 address in a source
+	} {
+		c := e.newBrowser()
+		u := e.scriptClient().LoginURL("bi", tc.redirect, newCommand(t).challenge, "")
+		resp, err := c.Get(e.authorize(c, u, "alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := strings.Split(resp.Header.Get("Content-Security-Policy"), "; ")
+		if !slices.Contains(csp, "form-action 'self' "+tc.source) ||
+			!slices.Contains(csp, "frame-ancestors 'none'") ||
+			resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: policy %q, frame options %q", tc.redirect, csp,
+				resp.Header.Get("X-Frame-Options"))
+		}
+	}
+}
+
+// A confirmation answered after its time tells the command so, with no code.
+func TestScriptConfirmationExpires(t *testing.T) {
+	e := scriptEnv(t, scriptOptions(false, ""))
+	c := e.newBrowser()
+	u := e.scriptClient().LoginURL("bi", loopback, newCommand(t).challenge, "st-5")
+	f := e.consentPage(c, e.authorize(c, u, "alice"))
+	e.clock.Advance(11 * time.Minute)
+	resp := e.answer(c, f, false, "same-origin")
+	loc, err := resp.Location()
+	if err != nil || loc.Query().Get("error") != bridge.ScriptErrExpired ||
+		loc.Query().Has("code") || loc.Query().Get("state") != "st-5" {
+		t.Errorf("late Allow: %d to %v", resp.StatusCode, loc)
+	}
+}
+
+// Every free-form parameter of /cli/login is bounded: each travels, sealed, through the
+// identity provider's URL.
+func TestScriptLoginBoundsItsParameters(t *testing.T) {
+	e := scriptEnv(t, scriptOptions(false, ""))
+	challenge := newCommand(t).challenge
+	long := strings.Repeat("a", 600)
+	for _, tc := range []struct{ name, param, value, says string }{
+		{"long redirect_uri", "redirect_uri", loopback + "/" + long, "longer than 512 bytes"},
+		{"long proxy", "proxy", long, "longer than 128 bytes"},
+		{"long state", "state", long, "at most 128 printable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := url.Values{"proxy": {"bi"}, "redirect_uri": {loopback},
+				"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+			v.Set(tc.param, tc.value)
+			r := e.visit(e.newBrowser(), e.bridge.URL+"/cli/login?"+v.Encode())
+			if r.Status != http.StatusBadRequest || len(r.Hops) != 1 ||
+				!strings.Contains(r.Body, tc.says) {
+				t.Errorf("got %d after %d hops: %s", r.Status, len(r.Hops), r.Body)
+			}
+		})
+	}
+}
+
+// The endpoints' errors speak of the JSON a command sent, never of the bridge's Go types,
+// and a body over the limit is called too large.
+func TestScriptErrorsSpeakJSON(t *testing.T) {
+	e := scriptEnv(t, scriptOptions(true, ""))
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		says             string
+	}{
+		{"a number for a string", "/cli/device", `{"proxy": 1}`, 400, `"proxy" must be a string`},
+		{"an array for the body", "/cli/token", `[]`, 400, "must be a JSON object"},
+		{"an unknown field", "/cli/token", `{"code": "x", "extra": 1}`, 400,
+			`unknown field "extra"`},
+		{"cut short", "/cli/session", `{"proxy": "bi"`, 400, "ends inside"},
+		{"not JSON", "/cli/device", `proxy=bi`, 400, "not valid JSON"},
+		{"empty", "/cli/device", ``, 400, "empty"},
+		{"too large", "/cli/device", `{"proxy": "` + strings.Repeat("a", 20<<10) + `"}`,
+			413, "too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(e.bridge.URL+tc.path, "application/json",
+				strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var se bridge.ScriptError
+			err = json.NewDecoder(resp.Body).Decode(&se)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != tc.status || se.Code != "invalid_request" ||
+				!strings.Contains(se.Description, tc.says) {
+				t.Errorf("%d %+v (%v), want %d saying %q", resp.StatusCode, se, err,
+					tc.status, tc.says)
+			}
+			for _, goWord := range []string{"bridge.", "Go ", "struct", "Request", "EOF"} {
+				if strings.Contains(se.Description, goWord) {
+					t.Errorf("the answer names %q: %s", goWord, se.Description)
+				}
+			}
+		})
 	}
 }

@@ -37,13 +37,21 @@ type scriptGrant struct {
 
 // sealGrant gives g a random id and an expiry and seals it.
 func (s *Server) sealGrant(purpose string, g *scriptGrant, expires time.Time) (string, error) {
+	id, err := s.singleUseID()
+	if err != nil {
+		return "", err
+	}
+	g.ID, g.Expires = id, expires.Unix()
+	return s.sealJSON(purpose, g)
+}
+
+// singleUseID returns a random id for something that is redeemed once.
+func (s *Server) singleUseID() (string, error) {
 	var b [16]byte
 	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
 		return "", fmt.Errorf("bridge: random: %w", err)
 	}
-	g.ID = base64.RawURLEncoding.EncodeToString(b[:])
-	g.Expires = expires.Unix()
-	return s.sealJSON(purpose, g)
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // openGrant opens a code or handle and checks it against the command's verifier. It
@@ -87,8 +95,8 @@ func (sc *scripts) token(c echo.Context) error {
 		return sc.disabled(c)
 	}
 	var req scriptTokenRequest
-	if err := readJSON(c, &req); err != nil {
-		return sc.fail(c, http.StatusBadRequest, ScriptErrInvalidRequest, err.Error())
+	if serr := readJSON(c, &req); serr != nil {
+		return sc.failWith(c, serr)
 	}
 	switch {
 	case req.Verifier == "":

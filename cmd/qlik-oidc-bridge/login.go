@@ -1,12 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -46,7 +44,8 @@ while it is alive, so repeated runs do not use up Qlik's limit of five sessions 
 
 Two ways to sign in: with a code shown here and entered at the identity provider in any
 browser (the device authorization grant, when the provider offers it), or in a browser
-that this command opens and that returns to it on this computer.
+that this command opens, where you allow this command on the bridge's page, and that
+returns to it on this computer. Runs for the same bridge and virtual proxy take turns.
 
 Flags:
 `
@@ -86,9 +85,8 @@ type loginFlags struct {
 	timeout                       time.Duration
 }
 
-func parseLoginFlags(args []string, stderr io.Writer) (*loginFlags, error) {
+func parseLoginFlags(args []string, stdout, stderr io.Writer) (*loginFlags, error) {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	f := &loginFlags{}
 	fs.StringVar(&f.bridge, "bridge", "", "the bridge's `URL`, as server.public_url "+
 		"(https; http only on this computer). Required")
@@ -104,17 +102,15 @@ func parseLoginFlags(args []string, stderr io.Writer) (*loginFlags, error) {
 		"also on another device (the default when the identity provider offers it)")
 	fs.BoolVar(&f.browser, "browser", false, "sign in with a browser on this computer that "+
 		"returns to this command (the default otherwise)")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in, "+
+		"including a wait for another run of this command")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), loginUsage)
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), loginTail)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, &exitError{code: exitUsage, err: err}
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return nil, err
 	}
 	f.proxyGiven = flagGiven(fs, "proxy")
 	switch {
@@ -130,6 +126,23 @@ func parseLoginFlags(args []string, stderr io.Writer) (*loginFlags, error) {
 	var err error
 	f.bridge, err = checkBridgeURL(f.bridge)
 	return f, err
+}
+
+// parseFlags parses args with fs. The help asked for goes to stdout; after a wrong flag,
+// the error and the help go to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = out.WriteTo(stdout)
+		return err
+	case err != nil:
+		_, _ = out.WriteTo(stderr)
+		return &exitError{code: exitUsage, err: err}
+	}
+	return nil
 }
 
 // checkBridgeURL requires an https URL, or http on this computer, and trims it.
@@ -157,10 +170,12 @@ func checkBridgeURL(raw string) (string, error) {
 
 // login prints a Qlik session for the virtual proxy, reusing the cached one while alive.
 func login(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseLoginFlags(args, stderr)
+	f, err := parseLoginFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
 	cli := &bridge.ScriptClient{BridgeURL: f.bridge, HTTPClient: commandClient()}
 	info, err := cli.Info(ctx)
 	if err != nil {
@@ -174,7 +189,13 @@ func login(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := cache.reuse(ctx, cli)
+	// Runs that share the cache take turns; the one after a sign-in reuses its session.
+	lock, err := cache.lock(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	s, err := cache.reuse(ctx, cli, prefix, stderr)
 	if err != nil {
 		return err
 	}
@@ -215,8 +236,6 @@ func chooseProxy(info *bridge.ScriptInfo, f *loginFlags) (string, error) {
 // signIn runs the way asked for, or the device way when the bridge offers it.
 func signIn(ctx context.Context, cli *bridge.ScriptClient, info *bridge.ScriptInfo,
 	prefix string, f *loginFlags, stderr io.Writer) (*bridge.ScriptSession, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
 	device := info.DeviceFlow && !f.browser
 	if f.device && !info.DeviceFlow {
 		return nil, exitf(exitUnavailable, "the identity provider does not offer sign-in "+
@@ -402,18 +421,20 @@ func scriptExit(err error) error {
 	if se.Reference != "" {
 		msg += " (reference " + se.Reference + ")"
 	}
-	code := 1
+	code, prefix := 1, "login: "
 	switch se.Code {
 	case bridge.ScriptErrDisabled, bridge.ScriptErrUnknownProxy, bridge.ScriptErrNoDevice:
 		code = exitUnavailable
-	case bridge.ScriptErrRefused, bridge.ScriptErrDenied:
+	case bridge.ScriptErrRefused:
+		code, prefix = exitRefused, "login refused: "
+	case bridge.ScriptErrDenied:
 		code = exitRefused
 	case bridge.ScriptErrExpired:
 		code = exitExpired
 	case bridge.ScriptErrInvalidGrant:
 		code = exitRejected
 	}
-	return &exitError{code: code, err: fmt.Errorf("login refused: %s", msg)}
+	return &exitError{code: code, err: errors.New(prefix + msg)}
 }
 
 // printSession writes s in the format asked for.
@@ -470,102 +491,6 @@ func writePrivate(path string, data []byte) error {
 	return f.Close()
 }
 
-// sessionCache is the file that keeps the session of one bridge and virtual proxy.
-type sessionCache struct {
-	dir, path, bridge string
-}
-
-// cachedSession is the cache file's content.
-type cachedSession struct {
-	Bridge  string                `json:"bridge"`
-	Session *bridge.ScriptSession `json:"session"`
-}
-
-// cacheDir is qlik-oidc-bridge in the user's configuration directory.
-func cacheDir() (string, error) {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("no configuration directory to keep the session in: %w", err)
-	}
-	return filepath.Join(dir, "qlik-oidc-bridge"), nil
-}
-
-func openCache(bridgeURL, prefix string) (*sessionCache, error) {
-	dir, err := cacheDir()
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256([]byte(bridgeURL + "\n" + prefix))
-	name := "session-" + hex.EncodeToString(sum[:12]) + ".json"
-	return &sessionCache{dir: dir, path: filepath.Join(dir, name), bridge: bridgeURL}, nil
-}
-
-// load returns the cached session, or nil when there is none or it cannot be read.
-func (c *sessionCache) load() *bridge.ScriptSession {
-	b, err := os.ReadFile(c.path)
-	if err != nil {
-		return nil
-	}
-	var cs cachedSession
-	if json.Unmarshal(b, &cs) != nil || cs.Bridge != c.bridge || cs.Session == nil ||
-		cs.Session.CookieValue == "" {
-		return nil
-	}
-	return cs.Session
-}
-
-// reuse returns the cached session when the bridge says it is alive, with a new expiry
-// estimate, and forgets a dead one.
-func (c *sessionCache) reuse(ctx context.Context, cli *bridge.ScriptClient) (
-	*bridge.ScriptSession, error) {
-	s := c.load()
-	if s == nil {
-		return nil, nil
-	}
-	alive, expires, err := cli.Check(ctx, s)
-	if err != nil {
-		return nil, scriptExit(err)
-	}
-	if !alive {
-		c.remove()
-		return nil, nil
-	}
-	s.Expires = expires
-	_ = c.save(s)
-	return s, nil
-}
-
-// save keeps s, in a file only the user can read, in a directory only they can enter.
-func (c *sessionCache) save(s *bridge.ScriptSession) error {
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(c.dir, 0o700); err != nil && runtime.GOOS != "windows" {
-		return err
-	}
-	b, err := json.MarshalIndent(cachedSession{Bridge: c.bridge, Session: s}, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(c.dir, ".session-*") // created with mode 0600
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), c.path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
-}
-
-func (c *sessionCache) remove() { os.Remove(c.path) }
-
 const logoutUsage = `Usage: qlik-oidc-bridge logout --bridge URL [--proxy PREFIX]
 
 Ends the Qlik sessions that "qlik-oidc-bridge login" keeps for the bridge, on every proxy
@@ -578,7 +503,6 @@ Flags:
 // and forgets them.
 func logoutCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	rawBridge := fs.String("bridge", "", "the bridge's `URL`, as given to login. Required")
 	prefix := fs.String("proxy", "", "end only the session of this virtual proxy `prefix` "+
 		"(default: every session kept for the bridge)")
@@ -586,11 +510,9 @@ func logoutCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprint(fs.Output(), logoutUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{code: exitUsage, err: err}
+	// The help goes to stderr: this command is not given stdout.
+	if err := parseFlags(fs, args, stderr, stderr); err != nil {
+		return err
 	}
 	bridgeURL, err := checkBridgeURL(*rawBridge)
 	if err != nil {
@@ -606,8 +528,11 @@ func logoutCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cli := &bridge.ScriptClient{BridgeURL: bridgeURL, HTTPClient: commandClient()}
 	for _, c := range caches {
-		s := c.load()
-		err := cli.Logout(ctx, s)
+		s, err := c.read()
+		if err != nil || s == nil {
+			continue // gone or changed since it was listed
+		}
+		err = cli.Logout(ctx, s)
 		var se *bridge.ScriptError
 		if err != nil && !errors.As(err, &se) {
 			return fmt.Errorf("logout: the session of %s is kept, try again: %w", s.QlikURL, err)
@@ -621,24 +546,6 @@ func logoutCommand(ctx context.Context, args []string, stderr io.Writer) error {
 			s.UserID, s.QlikURL)
 	}
 	return nil
-}
-
-// cachedSessions returns the caches that hold a session of bridgeURL, of prefix only when
-// onlyPrefix is set.
-func cachedSessions(bridgeURL, prefix string, onlyPrefix bool) ([]*sessionCache, error) {
-	dir, err := cacheDir()
-	if err != nil {
-		return nil, err
-	}
-	names, _ := filepath.Glob(filepath.Join(dir, "session-*.json"))
-	var list []*sessionCache
-	for _, name := range names {
-		c := &sessionCache{dir: dir, path: name, bridge: bridgeURL}
-		if s := c.load(); s != nil && (!onlyPrefix || s.Proxy == prefix) {
-			list = append(list, c)
-		}
-	}
-	return list, nil
 }
 
 // openSystemBrowser asks the desktop to open u in the default browser.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -140,10 +141,16 @@ func (s *loginSite) login(args ...string) (string, string, error) {
 	return out.String(), errOut.String(), err
 }
 
-// browser stands in for the desktop's browser: it signs in at the provider as user and
-// follows the bridge back to the command's listener. edit, when set, changes the login URL
-// first.
+// browser stands in for the desktop's browser: it signs in at the provider as user,
+// presses Allow on the bridge's confirmation page and follows the bridge back to the
+// command's listener. edit, when set, changes the login URL first.
 func (s *loginSite) browser(user string, edit func(*url.URL)) func(string) error {
+	return s.browserPressing("allow", user, edit)
+}
+
+// browserPressing is browser, pressing button ("allow" or "cancel") on the confirmation.
+func (s *loginSite) browserPressing(button, user string, edit func(*url.URL)) func(
+	string) error {
 	return func(raw string) error {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -155,7 +162,7 @@ func (s *loginSite) browser(user string, edit func(*url.URL)) func(string) error
 		s.drivers.Add(1)
 		go func() {
 			defer s.drivers.Done()
-			if err := s.drive(u.String(), user); err != nil {
+			if err := s.drive(u.String(), user, button); err != nil {
 				s.t.Errorf("browser: %v", err)
 			}
 		}()
@@ -163,7 +170,7 @@ func (s *loginSite) browser(user string, edit func(*url.URL)) func(string) error
 	}
 }
 
-func (s *loginSite) drive(start, user string) error {
+func (s *loginSite) drive(start, user, button string) error {
 	jar, _ := cookiejar.New(nil)
 	idp, _ := url.Parse(s.idpSrv.URL)
 	c := &http.Client{Jar: jar, Transport: s.idpSrv.Client().Transport, Timeout: 10 * time.Second,
@@ -187,13 +194,39 @@ func (s *loginSite) drive(start, user string) error {
 	if err != nil {
 		return err
 	}
-	resp, err = c.Get(back.String()) // the callback, then the command's listener
+	resp, err = c.Get(back.String()) // the callback: the bridge's confirmation page
 	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	form := formTag.FindSubmatch(body)
+	if form == nil {
+		return fmt.Errorf("no confirmation page after the sign-in (%d)", resp.StatusCode)
+	}
+	v := url.Values{}
+	for _, m := range hiddenField.FindAllSubmatch(body, -1) {
+		v.Add(html.UnescapeString(string(m[1])), html.UnescapeString(string(m[2])))
+	}
+	if button == "cancel" {
+		v.Set("cancel", "1")
+	}
+	// The page posts to the bridge, which sends the browser on to the command's listener.
+	req, _ := http.NewRequest(http.MethodPost, html.UnescapeString(string(form[1])),
+		strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if resp, err = c.Do(req); err != nil {
 		return err
 	}
 	resp.Body.Close()
 	return nil
 }
+
+var (
+	formTag     = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+)
 
 // noBrowser fails the test if the command opens a browser.
 func (s *loginSite) noBrowser(string) error {
@@ -414,6 +447,7 @@ func TestLoginRefusals(t *testing.T) {
 		device  func(s *loginSite) func(verify, code string) error
 		status  int
 		says    string
+		refusal bool // the message starts with "login refused:"
 	}{
 		{name: "scripts disabled", site: siteOptions{scripts: "{enabled: false}"},
 			status: exitUnavailable, says: "turned off"},
@@ -428,13 +462,17 @@ func TestLoginRefusals(t *testing.T) {
 			return func(verify, code string) error {
 				return oidctest.ApproveDevice(s.idpSrv.Client(), verify, code, "alice", "alice")
 			}
-		}, status: exitRefused, says: "not in a group"},
+		}, status: exitRefused, says: "not in a group", refusal: true},
 		{name: "denied at the provider", site: siteOptions{device: true},
 			device: func(s *loginSite) func(string, string) error {
 				return func(verify, code string) error {
 					return oidctest.DenyDevice(s.idpSrv.Client(), verify, code)
 				}
 			}, status: exitRefused, says: "cancelled or denied"},
+		{name: "cancelled on the confirmation page",
+			browser: func(s *loginSite) func(string) error {
+				return s.browserPressing("cancel", "alice", nil)
+			}, status: exitRefused, says: "cancelled in the browser"},
 		{name: "abandoned device code", site: siteOptions{device: true},
 			device: func(s *loginSite) func(string, string) error {
 				return func(string, string) error { s.clock.Advance(11 * time.Minute); return nil }
@@ -476,6 +514,11 @@ func TestLoginRefusals(t *testing.T) {
 				tc.says) {
 				t.Errorf("got %v (exit %d), want exit %d saying %q", err, got, tc.status, tc.says)
 			}
+			if refusal := strings.HasPrefix(fmt.Sprint(err), "login refused:"); refusal !=
+				tc.refusal {
+				t.Errorf("%q starts with \"login refused:\": %v, want %v", err, refusal,
+					tc.refusal)
+			}
 			if n := len(s.qps.Sessions()); n != 0 {
 				t.Errorf("the proxy holds %d sessions", n)
 			}
@@ -483,16 +526,142 @@ func TestLoginRefusals(t *testing.T) {
 	}
 }
 
+// The help that is asked for goes to stdout, so that it can be paged; after a wrong flag
+// it goes to stderr.
 func TestLoginHelpExplainsEachFlag(t *testing.T) {
-	var errOut bytes.Buffer
-	err := run(context.Background(), []string{"login", "--help"}, io.Discard, &errOut)
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("err = %v", err)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"login", "--help"}, &out, &errOut)
+	if !errors.Is(err, flag.ErrHelp) || errOut.Len() != 0 {
+		t.Fatalf("err = %v, stderr %q", err, errOut.String())
 	}
 	for _, want := range []string{"-bridge URL", "-proxy prefix", "-format", "-output file",
 		"-device", "-browser", "-timeout", "Exit status"} {
-		if !strings.Contains(errOut.String(), want) {
-			t.Errorf("help lacks %q:\n%s", want, errOut.String())
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}
+	}
+
+	out.Reset()
+	err = run(context.Background(), []string{"login", "--nope"}, &out, &errOut)
+	if exitStatus(err) != exitUsage || out.Len() != 0 ||
+		!strings.Contains(errOut.String(), "-bridge URL") {
+		t.Errorf("a wrong flag: %v, stdout %q, stderr %q", err, out.String(), errOut.String())
+	}
+}
+
+// A kept session that cannot be used does not stand in the way: it is dropped, with a
+// line that names the file, and the user signs in afresh.
+func TestLoginDropsAnUnusableCacheEntry(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		content func(s *loginSite) string
+	}{
+		{"not JSON", func(*loginSite) string { return "{garbage" }},
+		{"a session id that is no UUID", func(s *loginSite) string {
+			return `{"bridge": "` + s.bridge + `", "session": {"proxy": "bi", ` +
+				`"cookie_value": "not-a-session"}}`
+		}},
+		{"a virtual proxy not open to scripts", func(s *loginSite) string {
+			return `{"bridge": "` + s.bridge + `", "session": {"proxy": "sales", ` +
+				`"cookie_value": "a1f39ab4-0000-4000-8000-000000000000"}}`
+		}},
+		{"no session", func(s *loginSite) string { return `{"bridge": "` + s.bridge + `"}` }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newLoginSite(t, siteOptions{})
+			openBrowser = s.browser("alice", nil)
+			t.Cleanup(func() { openBrowser = openSystemBrowser })
+			cache, err := openCache(s.bridge, "bi")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cache.makeDir(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cache.path, []byte(tc.content(s)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			out, errOut, err := s.login()
+			if err != nil {
+				t.Fatalf("%v; %s", err, errOut)
+			}
+			if !strings.Contains(errOut, cache.path) || !strings.Contains(errOut, "afresh") {
+				t.Errorf("no line names the cache file: %s", errOut)
+			}
+			kept, err := cache.read()
+			if err != nil || kept == nil || kept.CookieValue != decodeSession(t, out).CookieValue {
+				t.Errorf("the new session is not kept: %+v, %v", kept, err)
+			}
+		})
+	}
+}
+
+// Runs started together with one cache add one Qlik session: they take turns, and those
+// after the first reuse its session.
+func TestLoginConcurrentRunsShareOneSession(t *testing.T) {
+	s := newLoginSite(t, siteOptions{})
+	openBrowser = s.browser("alice", nil)
+	t.Cleanup(func() { openBrowser = openSystemBrowser })
+
+	const runs = 4
+	outs, errs := make([]string, runs), make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], _, errs[i] = s.login("--format", "header")
+		}()
+	}
+	wg.Wait()
+	for i := range runs {
+		if errs[i] != nil || outs[i] != outs[0] {
+			t.Errorf("run %d: %v, %q; run 0 printed %q", i, errs[i], outs[i], outs[0])
+		}
+	}
+	if n := len(s.qps.Sessions()); n != 1 {
+		t.Errorf("the proxy holds %d sessions, want 1", n)
+	}
+	cache, _ := openCache(s.bridge, "bi")
+	if _, err := os.Stat(cache.path + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lock file is left behind: %v", err)
+	}
+}
+
+// A run waits for the lock while another run holds it, no longer than --timeout, and takes
+// over a lock that its run left behind.
+func TestLoginLockFile(t *testing.T) {
+	s := newLoginSite(t, siteOptions{})
+	cache, _ := openCache(s.bridge, "bi")
+	if err := cache.makeDir(); err != nil {
+		t.Fatal(err)
+	}
+	lock := cache.path + ".lock"
+	if err := os.WriteFile(lock, []byte("another run"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	openBrowser = s.noBrowser
+	t.Cleanup(func() { openBrowser = openSystemBrowser })
+	_, errOut, err := s.login("--timeout", "300ms")
+	if exitStatus(err) != exitExpired || !strings.Contains(fmt.Sprint(err), lock) ||
+		!strings.Contains(errOut, "waiting for it") {
+		t.Fatalf("with the lock held: %v (exit %d); %s", err, exitStatus(err), errOut)
+	}
+	if b, _ := os.ReadFile(lock); string(b) != "another run" {
+		t.Errorf("the waiting run touched the other run's lock: %q", b)
+	}
+
+	old := time.Now().Add(-lockStale - time.Minute)
+	if err := os.Chtimes(lock, old, old); err != nil {
+		t.Fatal(err)
+	}
+	openBrowser = s.browser("alice", nil)
+	if _, errOut, err := s.login(); err != nil || !strings.Contains(errOut, "Taking over") {
+		t.Fatalf("with a stale lock: %v; %s", err, errOut)
+	}
+	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lock file is left behind: %v", err)
 	}
 }
