@@ -501,7 +501,7 @@ Flags:
 
 // logoutCommand ends the cached sessions of a bridge (of one virtual proxy with --proxy)
 // and forgets them.
-func logoutCommand(ctx context.Context, args []string, stderr io.Writer) error {
+func logoutCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
 	rawBridge := fs.String("bridge", "", "the bridge's `URL`, as given to login. Required")
 	prefix := fs.String("proxy", "", "end only the session of this virtual proxy `prefix` "+
@@ -510,8 +510,7 @@ func logoutCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprint(fs.Output(), logoutUsage)
 		fs.PrintDefaults()
 	}
-	// The help goes to stderr: this command is not given stdout.
-	if err := parseFlags(fs, args, stderr, stderr); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	bridgeURL, err := checkBridgeURL(*rawBridge)

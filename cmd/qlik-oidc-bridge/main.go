@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "login":
 		return login(ctx, args, stdout, stderr)
 	case "logout":
-		return logoutCommand(ctx, args, stderr)
+		return logoutCommand(ctx, args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "qlik-oidc-bridge", buildVersion())
 		return nil
