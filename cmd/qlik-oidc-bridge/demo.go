@@ -184,8 +184,9 @@ func printDemo(w io.Writer, site demoSite) {
 
     go run ./cmd/qlik-oidc-bridge login --bridge %[2]s --device
 
-  "Log out" on the Qlik page ends the Qlik session and, through the bridge's /logout,
-  the identity provider's session too.
+  "Log out" on the Qlik page ends the Qlik session and goes on, through the bridge's
+  /logout, to the identity provider's logout (this demo provider keeps no sessions, so
+  every login asks for the password; a real one with single sign-on would not).
 
   The parts: Qlik (simulated) %[1]s, bridge %[2]s, identity provider %[3]s.
   Browsers resolve *.localhost to this machine; for curl use -L with a cookie jar.
