@@ -295,18 +295,7 @@ var _ = template.Must(pages.New("device").Parse(`{{template "head" "Sign in a de
 <form method="post" action="{{.Action}}">
 <label for="user_code">Code</label>
 <input id="user_code" name="user_code" value="{{.UserCode}}" autocomplete="off" required>
-<label for="username">Username</label>
-<input id="username" name="username" value="{{.Username}}" autocomplete="username"
- required autofocus>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password"
- required>
-<button type="submit" id="login" class="primary" name="action" value="login">Sign in</button>
-<button type="submit" id="deny" class="secondary" name="action" value="deny"
- formnovalidate>Cancel</button>
-</form>
-</main></body></html>
-`))
+{{template "credentials" .}}`))
 
 // serveDevicePage shows the user code form (GET, with user_code prefilled from
 // verification_uri_complete) and handles its answer (POST).

@@ -41,18 +41,7 @@ button { padding: .6rem; font-size: 1rem; margin-top: .5rem; cursor: pointer; }
 {{if .Message}}<p id="error" class="alert" role="alert">{{.Message}}</p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="request" value="{{.Handle}}">
-<label for="username">Username</label>
-<input id="username" name="username" value="{{.Username}}" autocomplete="username"
- required autofocus>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password"
- required>
-<button type="submit" id="login" class="primary" name="action" value="login">Sign in</button>
-<button type="submit" id="deny" class="secondary" name="action" value="deny"
- formnovalidate>Cancel</button>
-</form>
-</main></body></html>
-{{end}}
+{{template "credentials" .}}{{end}}
 
 {{define "message"}}{{template "head" .Title}}
 <h1>{{.Title}}</h1>
@@ -95,3 +84,17 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, data a
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
+
+// The credentials part of the login and device pages: username, password, Sign in, Cancel.
+var _ = template.Must(pages.New("credentials").Parse(`<label for="username">Username</label>
+<input id="username" name="username" value="{{.Username}}" autocomplete="username"
+ required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password"
+ required>
+<button type="submit" id="login" class="primary" name="action" value="login">Sign in</button>
+<button type="submit" id="deny" class="secondary" name="action" value="deny"
+ formnovalidate>Cancel</button>
+</form>
+</main></body></html>
+`))
