@@ -441,12 +441,17 @@ func quoteName(name string) string { return fmt.Sprintf("%q", name) }
 
 // dedupeAttributes removes repeated attributes (same key and value), keeping the first.
 func dedupeAttributes(attrs []sentAttribute) []sentAttribute {
-	seen := make(map[qlik.Attribute]bool, len(attrs))
-	out := attrs[:0]
-	for _, a := range attrs {
-		if !seen[a.Attribute] {
-			seen[a.Attribute] = true
-			out = append(out, a)
+	return dedupeBy(attrs, func(a sentAttribute) qlik.Attribute { return a.Attribute })
+}
+
+// dedupeBy keeps the first element of each key, in order, reusing s's array.
+func dedupeBy[T any, K comparable](s []T, key func(T) K) []T {
+	seen := make(map[K]bool, len(s))
+	out := s[:0]
+	for _, e := range s {
+		if k := key(e); !seen[k] {
+			seen[k] = true
+			out = append(out, e)
 		}
 	}
 	return out

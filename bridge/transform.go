@@ -187,15 +187,7 @@ func matchAny(res []*regexp.Regexp, v string) bool {
 
 // dedupeValues keeps the first of each text, in order.
 func dedupeValues(vals []value) []value {
-	seen := make(map[string]bool, len(vals))
-	out := vals[:0]
-	for _, v := range vals {
-		if !seen[v.text] {
-			seen[v.text] = true
-			out = append(out, v)
-		}
-	}
-	return out
+	return dedupeBy(vals, func(v value) string { return v.text })
 }
 
 // appendDropped adds a note naming up to ten dropped values.
