@@ -98,17 +98,33 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	idp := opts.IdPClient
+	if s.rp, err = s.relyingParty(ctx, opts.IdPClient); err != nil {
+		return nil, err
+	}
+	s.issRequired = s.rp.ResponseIssuerRequired()
+	if cfg.OIDC.Userinfo == UserinfoAlways && !s.rp.HasUserinfo() {
+		return nil, errors.New("config: oidc.userinfo: always, but the provider's discovery " +
+			"document names no userinfo_endpoint; use auto or never")
+	}
+	s.routes()
+	return s, nil
+}
+
+// relyingParty runs OIDC discovery and returns the bridge's client at the provider; a nil
+// idp builds the HTTP client from the configuration.
+func (s *Server) relyingParty(ctx context.Context, idp *http.Client) (*oidc.RelyingParty, error) {
+	cfg := s.cfg
 	if idp == nil {
+		var err error
 		if idp, err = idpClient(&cfg.OIDC); err != nil {
 			return nil, err
 		}
 	}
-	s.rp, err = oidc.New(ctx, oidc.Config{
+	return oidc.New(ctx, oidc.Config{
 		Issuer:         cfg.OIDC.Issuer,
 		ClientID:       cfg.OIDC.ClientID,
 		ClientSecret:   string(cfg.OIDC.ClientSecret),
-		RedirectURL:    public.String() + "/callback",
+		RedirectURL:    cfg.Server.public.String() + "/callback",
 		Scopes:         cfg.OIDC.Scopes,
 		ExtraAudiences: cfg.OIDC.ExtraAudiences,
 		SigningAlgs:    cfg.OIDC.SigningAlgs,
@@ -119,16 +135,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		HTTPClient:     idp,
 		Now:            s.now,
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.issRequired = s.rp.ResponseIssuerRequired()
-	if cfg.OIDC.Userinfo == UserinfoAlways && !s.rp.HasUserinfo() {
-		return nil, errors.New("config: oidc.userinfo: always, but the provider's discovery " +
-			"document names no userinfo_endpoint; use auto or never")
-	}
-	s.routes()
-	return s, nil
 }
 
 func (s *Server) buildProxies(transport http.RoundTripper) error {

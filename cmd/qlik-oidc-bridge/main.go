@@ -125,11 +125,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := bridge.New(ctx, cfg, bridge.Options{Logger: bridge.NewLogger(io.Discard, cfg.Log)})
-	if err != nil {
-		return err
-	}
-	return srv.Check(ctx, stdout)
+	return bridge.Check(ctx, cfg, stdout)
 }
 
 func keygen(stdout io.Writer) error {
