@@ -49,11 +49,10 @@ func (d demoSite) addr(offset int) string {
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	port := fs.Int("port", 9080, "first of four consecutive `port`s: Qlik, bridge, IdP, QPS REST API")
 	mode := fs.String("mode", "session", "how a portal login ends: session or ticket")
 	verbose := fs.Bool("v", false, "log every request of the bridge")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *port < 1024 || *port > 65532 {

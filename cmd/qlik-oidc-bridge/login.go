@@ -134,6 +134,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	var out bytes.Buffer
 	fs.SetOutput(&out)
 	err := fs.Parse(args)
+	fs.SetOutput(stderr) // a later fs.Usage() is an error's explanation
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		_, _ = out.WriteTo(stdout)

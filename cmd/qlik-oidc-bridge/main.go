@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, args := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, args, stderr)
+		return serve(ctx, args, stdout, stderr)
 	case "check":
 		return check(ctx, args, stdout, stderr)
 	case "map":
@@ -86,11 +86,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func configFlag(name string, args []string, stderr io.Writer) (string, error) {
+func configFlag(name string, args []string, stdout, stderr io.Writer) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("config", "", "the YAML configuration `file` (see config.example.yaml)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return "", err
 	}
 	if *path == "" {
@@ -100,8 +99,8 @@ func configFlag(name string, args []string, stderr io.Writer) (string, error) {
 	return *path, nil
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	path, err := configFlag("serve", args, stderr)
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	path, err := configFlag("serve", args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -117,7 +116,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	path, err := configFlag("check", args, stderr)
+	path, err := configFlag("check", args, stdout, stderr)
 	if err != nil {
 		return err
 	}

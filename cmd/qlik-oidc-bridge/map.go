@@ -43,13 +43,12 @@ type refusedOutput struct {
 // code as a login, without reaching the identity provider or Qlik.
 func mapCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("map", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	config := fs.String("config", "", "the YAML configuration `file` (see config.example.yaml)")
 	idToken := fs.String("claims", "", "the ID token's claims as a JSON `file` (required)")
 	userinfo := fs.String("userinfo", "", "the userinfo claims as a JSON `file`")
 	accessToken := fs.String("access-token", "", "the access token's claims as a JSON `file`")
 	prefix := fs.String("proxy", "", "the virtual proxy's `prefix` (default: the first listed)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *config == "" || *idToken == "" || fs.NArg() > 0 {
