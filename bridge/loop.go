@@ -70,7 +70,7 @@ func (s *Server) loopPage(c echo.Context, p *proxy, node int) error {
 		domain = "(host only)"
 	}
 	msg := fmt.Sprintf("Qlik sent this browser back to sign in %d times within %v: the proxy "+
-		"does not accept the session the bridge opens.", loopLimit, loopWindow)
+		"does not accept the session the bridge opens.", loopLimit, minutes(loopWindow))
 	next := fmt.Sprintf("Administrators, check on virtual proxy %q: the session cookie header "+
 		"name is %s in the QMC (the bridge sets %s; Qlik over http adds -HTTP); the session "+
 		"cookie domain %s covers the Qlik host; the browser accepts the cookie (Secure over "+
@@ -85,7 +85,7 @@ func (s *Server) loopPage(c echo.Context, p *proxy, node int) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = n.LogError(ctx, "", "", "qlik-oidc-bridge: a browser returned "+
-				fmt.Sprint(loopLimit)+" times within "+loopWindow.String()+
+				fmt.Sprint(loopLimit)+" times within "+minutes(loopWindow)+
 				"; the proxy did not accept the session cookie "+p.cookieName)
 		}()
 	}
@@ -94,4 +94,12 @@ func (s *Server) loopPage(c echo.Context, p *proxy, node int) error {
 		Message: msg,
 		Next:    next,
 	})
+}
+
+// minutes says d in words, e.g. "2 minutes".
+func minutes(d time.Duration) string {
+	if m := int(d / time.Minute); m != 1 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return "1 minute"
 }
