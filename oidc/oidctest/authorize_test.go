@@ -233,12 +233,14 @@ func TestTooManyWrongPasswordsDropTheRequest(t *testing.T) {
 	e := setup(t, nil)
 	handle := e.openForm(t, e.authURL(nil))
 	form := url.Values{"request": {handle}, "username": {"alice"}, "password": {"wrong"}}
-	var resp *http.Response
-	for range 10 {
-		resp, _ = e.postLogin(t, form)
+	for i := range 10 {
+		resp, _ := e.postLogin(t, form)
+		if i < 9 && resp.StatusCode != http.StatusOK {
+			t.Fatalf("wrong password %d: status %d, want the form again", i+1, resp.StatusCode)
+		}
 	}
 	form.Set("password", "alice")
-	resp, _ = e.postLogin(t, form)
+	resp, _ := e.postLogin(t, form)
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 		t.Fatalf("status %d: want 400 after ten wrong passwords", resp.StatusCode)
 	}
